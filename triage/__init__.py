@@ -1,0 +1,2 @@
+"""triage: NLP triage for social customer care."""
+__version__ = "0.1.0"

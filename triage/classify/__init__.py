@@ -1,0 +1,1 @@
+"""Classifiers: the interface, the ONNX model runtime and a fake for tests."""

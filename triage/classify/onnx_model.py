@@ -1,0 +1,107 @@
+"""The inference runtime: onnxruntime + tokenizers, no torch.
+
+Texts are length-sorted into batches so that padding is small, scored, and restored to input order.
+Probabilities are calibrated with each head's temperature from the manifest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from triage.artifact import ONNX_FILE, TOKENIZER_FILE, Manifest, verify_artifact
+from triage.classify.base import ClassifierOutput
+from triage.errors import InferenceError, ModelArtifactError
+
+DEFAULT_BATCH_SIZE = 32
+
+
+def default_threads() -> int:
+    # One inference thread per worker process: on small machines oversubscription costs ~5x.
+    return int(os.environ.get("TRIAGE_THREADS", "1"))
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class OnnxClassifier:
+    """A model folder loaded for inference. Verifies the folder's hashes before loading anything."""
+
+    def __init__(self, model_dir: Path, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_dir = Path(model_dir)
+        self.manifest: Manifest = verify_artifact(self.model_dir)
+        self.schema = self.manifest.label_schema
+        self.version = f"{self.manifest.name}@{self.manifest.version}"
+        self.thresholds = {h: c.threshold for h, c in self.manifest.heads.items()}
+        self.min_margins = {h: c.min_margin for h, c in self.manifest.heads.items()}
+        self.batch_size = batch_size
+        try:
+            self.tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
+            options = ort.SessionOptions()
+            n = threads or default_threads()
+            options.intra_op_num_threads = n
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self.session = ort.InferenceSession(
+                str(self.model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelArtifactError(f"cannot load the model in {self.model_dir}: {exc}") from exc
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.manifest.max_length)
+        self._pad_id = self.tokenizer.token_to_id("<pad>") or 1
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        for head in self.schema.heads:
+            if f"logits__{head.name}" not in self._outputs:
+                raise ModelArtifactError(f"{self.model_dir / ONNX_FILE} has no output logits__{head.name}")
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        prefix = self.manifest.query_prefix
+        return [e.ids for e in self.tokenizer.encode_batch([prefix + t for t in texts])]
+
+    def _run(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        values = self.session.run(self._outputs, {"input_ids": input_ids, "attention_mask": mask})
+        return dict(zip(self._outputs, values, strict=True))
+
+    def predict(self, texts: Sequence[str]) -> ClassifierOutput:
+        if not texts:
+            return ClassifierOutput({h.name: np.zeros((0, len(h.labels)), np.float32) for h in self.schema.heads})
+        ids = self.encode(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        logits = {h.name: np.zeros((len(ids), len(h.labels)), np.float32) for h in self.schema.heads}
+        embeddings: np.ndarray | None = None
+        try:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                out = self._run([ids[i] for i in chunk])
+                for head in self.schema.heads:
+                    logits[head.name][chunk] = out[f"logits__{head.name}"]
+                if "embedding" in out:
+                    if embeddings is None:
+                        embeddings = np.zeros((len(ids), out["embedding"].shape[1]), np.float32)
+                    embeddings[chunk] = out["embedding"]
+        except Exception as exc:
+            raise InferenceError(f"onnxruntime failed on a batch: {exc}") from exc
+        probs = {
+            h: softmax(v, self.manifest.heads[h].temperature) for h, v in logits.items()
+        }
+        return ClassifierOutput(probabilities=probs, embeddings=embeddings)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        return self.predict(texts).embeddings

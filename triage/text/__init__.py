@@ -1,0 +1,1 @@
+"""Text stages: normalisation and language identification."""

@@ -1,0 +1,52 @@
+"""Checks on raw post text before any stage runs. Each failure is an InputError with a stable code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage.errors import InputError
+from triage.text.normalise import is_bidi_override
+
+MAX_CHARS_DEFAULT = 5000
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    max_chars: int = MAX_CHARS_DEFAULT
+    # Bidi embeddings / overrides / isolates (U+202A-E, U+2066-9) can make a text read differently
+    # from what it contains ("Trojan source"). Marks (RLM/LRM) are common in Hebrew and always allowed.
+    reject_bidi_overrides: bool = False
+
+
+def decode_utf8(data: bytes, field: str = "text") -> str:
+    """Decode bytes strictly; broken UTF-8 is an error, never silently replaced."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{field} is not valid UTF-8 (byte {exc.start}: {exc.reason}); send UTF-8 encoded text",
+            code="invalid_utf8",
+            field=field,
+        ) from exc
+
+
+def check_text(text: str, limits: TextLimits, field: str = "text") -> None:
+    if not isinstance(text, str):
+        raise InputError(f"{field} must be a string", code="invalid_type", field=field)
+    if not text.strip():
+        raise InputError(f"{field} is empty; send the post's text", code="empty_text", field=field)
+    if len(text) > limits.max_chars:
+        raise InputError(
+            f"{field} has {len(text)} characters, more than the limit of {limits.max_chars}; split or shorten it",
+            code="text_too_long",
+            field=field,
+        )
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise InputError(f"{field} contains lone UTF-16 surrogates (broken encoding)", code="invalid_utf8", field=field)
+    if limits.reject_bidi_overrides and any(is_bidi_override(c) for c in text):
+        raise InputError(
+            f"{field} contains bidi embedding/override/isolate control characters (U+202A-U+202E, U+2066-U+2069); "
+            "remove them (RLM/LRM marks are fine)",
+            code="bidi_control",
+            field=field,
+        )

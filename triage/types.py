@@ -1,0 +1,188 @@
+"""Typed results of every pipeline stage.
+
+Data flows one way: ``Post`` -> ``NormalisedText`` -> ``LanguageResult`` -> ``EntitiesResult`` ->
+``Classification`` -> ``RoutingDecision`` -> ``SuggestedReply`` list -> ``TriageResult``.
+Every stage returns one of these pydantic models, so a stage can be tested, logged and replaced alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CHANNELS: tuple[str, ...] = (
+    "facebook",
+    "instagram",
+    "twitter",
+    "tiktok",
+    "whatsapp",
+    "messenger",
+    "telegram",
+    "review",
+    "email",
+    "web",
+)
+Channel = Literal[
+    "facebook", "instagram", "twitter", "tiktok", "whatsapp", "messenger", "telegram", "review", "email", "web"
+]
+# Channels on which the author's message is not visible to the public.
+PRIVATE_CHANNELS: frozenset[str] = frozenset({"whatsapp", "messenger", "telegram", "email"})
+
+Language = Literal["he", "en", "ar", "ru", "other"]
+LANGUAGES: tuple[str, ...] = ("he", "en", "ar", "ru", "other")
+
+EntityType = Literal["phone", "email", "il_id", "card", "order_id", "url", "mention"]
+ENTITY_TYPES: tuple[str, ...] = ("phone", "email", "il_id", "card", "order_id", "url", "mention")
+# Entity types whose value is personal data: replaced in redacted text, never logged.
+REDACTED_TYPES: dict[str, str] = {"phone": "[PHONE]", "email": "[EMAIL]", "il_id": "[IL_ID]", "card": "[CARD]"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Author(_Frozen):
+    """Who wrote the post, as the channel reports it. Used to fill reply placeholders."""
+
+    name: str | None = None
+    first_name: str | None = None
+    handle: str | None = None
+
+
+class ThreadMessage(_Frozen):
+    """An earlier message in the same thread, oldest first."""
+
+    role: Literal["customer", "brand", "other"] = "customer"
+    text: str
+
+
+class Post(_Frozen):
+    """One inbound post addressed to a brand."""
+
+    text: str
+    id: str | None = None
+    channel: Channel = "facebook"
+    brand: str | None = Field(default=None, description="Brand policy to route with; the default brand when unset.")
+    author: Author | None = None
+    created_at: datetime | None = Field(default=None, description="When the post was written; now when unset.")
+    thread: list[ThreadMessage] = Field(default_factory=list)
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # Naive timestamps are taken as UTC so that SLA arithmetic never depends on the server's zone.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @property
+    def is_public(self) -> bool:
+        return self.channel not in PRIVATE_CHANNELS
+
+
+class NormalisedText(_Frozen):
+    """Text prepared for matching and the model, with a map back to the original characters.
+
+    ``starts[i]``/``ends[i]`` give the original span ``[start, end)`` that produced normalised character i.
+    """
+
+    original: str
+    text: str
+    starts: list[int]
+    ends: list[int]
+    changes: list[str] = Field(default_factory=list, description="What normalisation removed or rewrote.")
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalised span ``[start, end)`` to the original text."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span {start}:{end} is outside the normalised text of length {len(self.text)}")
+        return self.starts[start], self.ends[end - 1]
+
+
+class LanguageResult(_Frozen):
+    language: Language
+    confidence: float = Field(ge=0.0, le=1.0)
+    scripts: dict[str, float] = Field(default_factory=dict, description="Share of letters per script.")
+    method: str = Field(description="How the decision was made: script, detector, or no-letters.")
+
+
+class Entity(_Frozen):
+    type: EntityType
+    start: int = Field(ge=0, description="Offset into the ORIGINAL post text.")
+    end: int = Field(gt=0)
+    text: str = Field(description="The span as written in the original text.")
+    value: str = Field(description="Canonical value: digits only for numbers, lower-case for emails.")
+    redacted: bool = Field(description="True when the redacted text replaces this span.")
+
+
+class EntitiesResult(_Frozen):
+    entities: list[Entity]
+    redacted_text: str
+
+
+class HeadPrediction(_Frozen):
+    """One head's calibrated decision."""
+
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    probabilities: dict[str, float]
+    margin: float = Field(description="Top-1 minus top-2 probability.")
+    threshold: float = Field(description="Confidence below which a person should check this head.")
+    uncertain: bool = Field(description="Confidence below threshold.")
+
+
+class Classification(_Frozen):
+    heads: dict[str, HeadPrediction]
+    model_version: str
+
+
+ReplyMode = Literal["public", "private"]
+Action = Literal["reply", "escalate", "hide", "like", "none"]
+Priority = Literal["P1", "P2", "P3", "P4"]
+
+
+class RoutingDecision(_Frozen):
+    brand: str
+    queue: str
+    priority: Priority
+    rule: str = Field(description="Id of the policy rule that matched (or 'default').")
+    first_response_due: datetime
+    sla_minutes: int = Field(description="The SLA row's budget, in open minutes or clock minutes.")
+    around_the_clock: bool
+    reply_mode: ReplyMode
+    private_reply_due: datetime | None = Field(
+        default=None, description="Last moment the platform allows a private reply to this public comment."
+    )
+    actions: list[Action]
+    needs_human: bool
+    reasons: list[str]
+
+
+class SuggestedReply(_Frozen):
+    template_id: str
+    language: str
+    text: str
+    score: float
+    reply_mode: ReplyMode
+    missing_placeholders: list[str] = Field(default_factory=list)
+    source: Literal["template", "knowledge_base"] = "template"
+
+
+class TriageResult(_Frozen):
+    """Everything triage knows about one post."""
+
+    post_id: str | None
+    language: LanguageResult
+    labels: dict[str, str] = Field(description="Head name -> label, for quick use.")
+    heads: dict[str, HeadPrediction]
+    entities: list[Entity]
+    redacted_text: str
+    normalised_text: str
+    routing: RoutingDecision | None = None
+    suggested_replies: list[SuggestedReply] = Field(default_factory=list)
+    reply_notes: list[str] = Field(default_factory=list)
+    model_version: str
+    schema_name: str
+    timings_ms: dict[str, float] = Field(default_factory=dict)
