@@ -38,8 +38,9 @@ PHONE_RES = [
     # North American without a country code: (415) 555-0134, 415-555-0134.
     re.compile(_L + r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}" + _R),
 ]
-CARD_RE = re.compile(r"(?<![0-9])(?:\d[ \-]?){12,18}\d(?![0-9])")
-DIGITS_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{5,9}|\d{7,8}-\d)(?![0-9A-Za-z])")
+# Digit groups joined by single spaces or hyphens: cards are searched inside such chains.
+CHAIN_RE = re.compile(r"(?<![0-9])\d+(?:[ \-]\d+)*(?![0-9])")
+DIGITS_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{7,8}-\d|\d{5,9})(?![0-9A-Za-z])")
 # Order-like tokens: at least 4 digits, optionally letters and hyphens ("A-99812", "RR123456789IL").
 ORDER_RE = re.compile(r"(?<![0-9A-Za-z#])#?(?=(?:[A-Za-z-]*\d){4})[A-Za-z0-9](?:[A-Za-z0-9-]{2,30}[A-Za-z0-9])")
 
@@ -85,6 +86,8 @@ class EntityExtractor:
             matcher = Matcher(nlp.vocab)
             for category in ("order", "phone", "id"):
                 matcher.add(category, [[{"_": {"triage_ctx": category}}]])
+            # "ת.ז" is split by the tokenizer into three tokens.
+            matcher.add("id", [[{"TEXT": {"IN": ["ת", "ות", "בת"]}}, {"TEXT": "."}, {"TEXT": {"IN": ["ז", "ז."]}}]])
             self._nlp[code] = (nlp, matcher)
         return self._nlp[code]
 
@@ -92,8 +95,9 @@ class EntityExtractor:
         nlp, matcher = self._pipeline(language)
         doc = nlp.make_doc(text)
         found: dict[int, str] = {}
-        for match_id, start, _end in matcher(doc):
-            found[start] = nlp.vocab.strings[match_id]
+        for match_id, _start, end in matcher(doc):
+            # A context phrase is "before" a number from its last token on.
+            found[end - 1] = nlp.vocab.strings[match_id]
         return doc, found
 
     def extract(self, norm: NormalisedText, language: str = "other") -> EntitiesResult:
@@ -110,10 +114,7 @@ class EntityExtractor:
             while e > s + 1 and text[e - 1] == ".":
                 e -= 1
             spans.append(_Span("mention", s, e, text[s:e]))
-        for m in CARD_RE.finditer(text):
-            number = digits_only(m.group())
-            if card_valid(number):
-                spans.append(_Span("card", m.start(), m.end(), number))
+        spans += _card_spans(text)
 
         doc, context = self._context(text, language)
 
@@ -133,7 +134,12 @@ class EntityExtractor:
                 order_dist = nearby(m.start(), "order", 2)
                 if order_dist is not None and nearby(m.start(), "phone") is None:
                     continue  # "מספר לקוח 0541234567": a customer number that looks like a phone
-                spans.append(_Span("phone", m.start(), m.end(), digits_only(m.group())))
+                end = m.end()
+                # E.164 numbers have at most 15 digits: a longer match ran into the next number.
+                while len(digits_only(text[m.start() : end])) > 15 and re.search(r"[ \-.]\d+$", text[m.start() : end]):
+                    end = m.start() + re.search(r"[ \-.]\d+$", text[m.start() : end]).start()  # type: ignore[union-attr]
+                if len(digits_only(text[m.start() : end])) <= 15:
+                    spans.append(_Span("phone", m.start(), end, digits_only(text[m.start() : end])))
         for m in ORDER_RE.finditer(text):
             if nearby(m.start(), "order") is None:
                 continue
@@ -163,6 +169,27 @@ class EntityExtractor:
                 )
             )
         return EntitiesResult(entities=entities, redacted_text=redact(norm.original, entities))
+
+
+def _card_spans(text: str) -> list[_Span]:
+    """Luhn-valid 13-19 digit runs, starting and ending on group boundaries.
+
+    A chain like "052-3456789 4580 4580 4580 4580" holds a phone and a card, so every start group is
+    tried, longest candidate first.
+    """
+    spans = []
+    for chain in CHAIN_RE.finditer(text):
+        groups = [(chain.start() + g.start(), chain.start() + g.end()) for g in re.finditer(r"\d+", chain.group())]
+        i = 0
+        while i < len(groups):
+            for j in range(len(groups) - 1, i - 1, -1):
+                number = digits_only(text[groups[i][0] : groups[j][1]])
+                if card_valid(number):
+                    spans.append(_Span("card", groups[i][0], groups[j][1], number))
+                    i = j
+                    break
+            i += 1
+    return spans
 
 
 def _context_category(token: Any) -> str:

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from triage.text.language import LanguageIdentifier
+
+
+@pytest.fixture(scope="module")
+def ident() -> LanguageIdentifier:
+    return LanguageIdentifier()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("שבועיים מחכה לחבילה ואף אחד לא עונה", "he"),
+        ("תכלס השירות שלכם חבל\"ז", "he"),
+        ("Charged twice this month. Again.", "en"),
+        ("lol same", "en"),
+        ("pls dm me asap", "en"),
+        ("وين طلبيتي؟ صار لي أسبوع بستنى", "ar"),
+        ("Где мой заказ? Жду уже две недели", "ru"),
+        ("the app קורס כל פעם שאני נכנס", "he"),
+        ("my order from yesterday never arrived, תודה", "en"),
+        ("😡😡😡", "other"),
+        ("12345 !!!", "other"),
+        ("Bonjour, où est ma commande? Merci beaucoup", "other"),
+        ("Дякую, все дуже добре працює", "other"),
+    ],
+)
+def test_languages(ident: LanguageIdentifier, text: str, expected: str) -> None:
+    assert ident.identify(text).language == expected
+
+
+def test_reports_script_shares_and_method(ident: LanguageIdentifier) -> None:
+    result = ident.identify("ההזמנה שלי delayed")
+    assert result.language == "he"
+    assert set(result.scripts) == {"hebrew", "latin"}
+    assert abs(sum(result.scripts.values()) - 1.0) < 1e-3
+    assert ident.identify("🙏").method == "no-letters"
