@@ -226,7 +226,7 @@ def test_tiny_image_round_trip() -> None:
 @pytest.mark.parametrize("cut", [0, 3, 40, 72, 100, 160, 200, 260, 400, 2000, -1])
 def test_truncated_image_raises(cut: int) -> None:
     image, _ = _tiny_image()
-    with pytest.raises(ModelArtifactError, match="truncated|past|occupies|missing|magic"):
+    with pytest.raises(ModelArtifactError, match=r"truncated|past|occupies|missing|magic"):
         parse_e5s1(image[:cut] if cut >= 0 else image[:-1])
 
 
@@ -266,7 +266,7 @@ def test_corrupted_real_file_raises(e5: E5S1File, tmp_path: Path) -> None:
     bad = bytearray(e5.data)
     bad[4_632_322:4_632_326] = struct.pack("<i", 196)  # tensor count one short: the last tensor goes missing
     (tmp_path / "short_dir.bin").write_bytes(bad)
-    with pytest.raises(ModelArtifactError, match="l11.oln.b"):
+    with pytest.raises(ModelArtifactError, match=r"l11\.oln\.b"):
         read_e5s1(tmp_path / "short_dir.bin")
     with pytest.raises(ModelArtifactError, match="cannot read"):
         read_e5s1(tmp_path / "absent.bin")

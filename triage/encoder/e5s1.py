@@ -14,10 +14,11 @@ silently wrong model.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import itertools
 import math
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,6 @@ Q4_0_BLOCK_BYTES = 2 + Q4_0_BLOCK_SIZE // 2
 # magic, version, hidden, layers, heads, intermediate, vocab rows, max positions,
 # type vocab, eps, block size, pieces, bos, eos, pad, unk, piece-blob length.
 _HEADER = struct.Struct("<4sI7if6iQ")
-assert _HEADER.size == 72
 
 # Blocks dequantised per step: large enough to amortise numpy call overhead,
 # small enough that the temporaries stay in cache.
@@ -193,7 +193,7 @@ def _parse_header(cur: _Cursor) -> E5S1Header:
     if len(cur.data) < 4 or cur.data[:4] != MAGIC:
         raise cur.fail(f"not an E5S1 model image (magic {bytes(cur.data[:4])!r}, expected {MAGIC!r})")
     (_, version, hidden, layers, heads, inter, vocab, maxp, tvs, eps, block, n_pieces,
-     bos, eos, pad, unk, blob_len) = cur.unpack(_HEADER.format[1:], "the 72-byte header")
+     bos, eos, pad, unk, blob_len) = _HEADER.unpack_from(cur.data, cur.take(_HEADER.size, "the 72-byte header"))
     header = E5S1Header(
         version=version, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=inter, vocab_size=vocab, max_position_embeddings=maxp, type_vocab_size=tvs,
@@ -240,7 +240,7 @@ def _parse_pieces(cur: _Cursor, header: E5S1Header) -> tuple[list[str], np.ndarr
     blob = cur.data[blob_start:blob_start + header.piece_blob_length]
     bounds = offs.tolist()
     try:
-        pieces = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        pieces = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
     except UnicodeDecodeError as exc:
         raise cur.fail(f"a vocabulary piece is not valid UTF-8 ({exc})") from exc
     if len(set(pieces)) != n:
@@ -352,9 +352,7 @@ def read_e5s1(path: str | Path) -> E5S1File:
         data = path.read_bytes()
     except OSError as exc:
         raise ModelArtifactError(f"cannot read E5S1 model image {path}: {exc}") from exc
-    parsed = parse_e5s1(data, source=str(path))
-    return E5S1File(header=parsed.header, pieces=parsed.pieces, scores=parsed.scores,
-                    norm_map=parsed.norm_map, tensors=parsed.tensors, data=parsed.data, path=path)
+    return dataclasses.replace(parse_e5s1(data, source=str(path)), path=path)
 
 
 def dequantize_q4_0(raw: np.ndarray | bytes, shape: tuple[int, ...]) -> np.ndarray:
@@ -363,8 +361,8 @@ def dequantize_q4_0(raw: np.ndarray | bytes, shape: tuple[int, ...]) -> np.ndarr
     Each 18-byte block is an fp16 scale ``d`` then 16 bytes ``qs``; element ``j``
     is ``d * (lo(qs[j]) - 8)`` and element ``j + 16`` is ``d * (hi(qs[j]) - 8)``.
     Rows are consecutive blocks, so the output is simply the blocks in order.
-    The product is a single float32 rounding of exact operands, which makes the
-    result bit-identical to the engine's ``deq_row``.
+    The product is a single float32 rounding of exact operands, the same
+    arithmetic as the engine's ``deq_row`` (``(float)(q - 8) * d``).
 
     Args:
         raw: the tensor's bytes (uint8 array or bytes), ``count / 32 * 18`` long.
@@ -399,10 +397,9 @@ def dequantize_q4_0(raw: np.ndarray | bytes, shape: tuple[int, ...]) -> np.ndarr
 
 def dequantize(file: E5S1File, name: str) -> np.ndarray:
     """Return tensor ``name`` as a new, writable float32 array of its (row-major) shape."""
-    tensors: Mapping[str, TensorInfo] = file.tensors
-    if name not in tensors:
+    info = file.tensors.get(name)
+    if info is None:
         raise ModelArtifactError(f"tensor {name!r} is not in the E5S1 image")
-    info = tensors[name]
     raw = np.frombuffer(file.data, dtype=np.uint8, count=info.nbytes, offset=info.offset)
     if info.dtype is TensorDType.F32:
         return raw.view("<f4").astype(np.float32).reshape(info.shape)
