@@ -34,7 +34,7 @@ def _root(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from triage.cli import inspect_cmd  # noqa: F401
+    from triage.cli import data_cmd, inspect_cmd  # noqa: F401
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The project's own labeled corpus: records, build from raw batches, checks, datasheet statistics."""

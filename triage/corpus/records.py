@@ -1,0 +1,85 @@
+"""The project's labeled corpus: one JSON object per line, validated against a label schema.
+
+``data/corpus/{train,dev,test}.jsonl`` rows have ``id, text, language, intent, sentiment, urgency,
+entities, channel, sector`` (plus ``mixed``: a Hebrew-English mixed post). Entity spans are computed by
+the entity stage, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from triage.errors import InputError
+from triage.types import Channel, EntityType, Language
+
+SPLITS = ("train", "dev", "test")
+SECTORS = (
+    "telecom", "internet_tv", "utilities", "government", "bank", "credit_card", "insurance", "health_fund",
+    "supermarket", "pharmacy", "food_delivery", "restaurant", "fashion", "ecommerce", "parcels", "electronics",
+    "airline", "travel", "public_transport", "car_services", "gym",
+)
+
+
+class SpanRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: EntityType
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    text: str
+
+
+class CorpusRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^p-[0-9a-f]{12}$")
+    text: str = Field(min_length=1)
+    language: Language
+    mixed: bool = False
+    intent: str
+    sentiment: str
+    urgency: str
+    entities: list[SpanRecord]
+    channel: Channel
+    sector: str
+
+
+_PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def dedup_key(text: str) -> str:
+    """A key equal for texts that differ only in case, spacing, punctuation, digits or emoji."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub(r"\d+", "0", folded)
+    return _PUNCT_OR_SPACE.sub(" ", folded).strip() or folded.strip()
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object); a broken line is an InputError naming the file and line."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                yield lineno, json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"{path}:{lineno}: not a valid UTF-8 JSON line ({exc})", code="invalid_jsonl") from exc
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def load_split(corpus_dir: Path, split: str) -> list[CorpusRecord]:
+    return [CorpusRecord.model_validate(obj) for _, obj in read_jsonl(corpus_dir / f"{split}.jsonl")]
