@@ -80,8 +80,8 @@ def near_duplicates(texts: list[str], embeddings: np.ndarray) -> set[int]:
     for i in range(len(texts)):
         if i in drop:
             continue
-        for j in np.nonzero(sims[i, i + 1 :] >= CANDIDATE_COSINE)[0] + i + 1:
-            j = int(j)
+        for offset in np.nonzero(sims[i, i + 1 :] >= CANDIDATE_COSINE)[0]:
+            j = i + 1 + int(offset)
             if j in drop:
                 continue
             jac = jaccard(grams[i], grams[j])

@@ -96,7 +96,7 @@ def stats_markdown(stats: dict) -> str:
     nn = stats["nearest_neighbour_cosine"]
     lines += ["", "### Nearest-neighbour cosine (multilingual-e5-small, after de-duplication)", "", "| " + " | ".join(nn) + " |", "|" + "---|" * len(nn), "| " + " | ".join(str(v) for v in nn.values()) + " |", ""]
     lines += ["### Entities (computed by the entity stage)", "", "| type | spans |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["entities"].items()]
-    lines += [f"", f"Posts with at least one entity: {stats['posts_with_entities']}", ""]
+    lines += ["", f"Posts with at least one entity: {stats['posts_with_entities']}", ""]
     lines += ["### Sectors", "", "| sector | posts |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["sectors"].items()]
     lines += ["", "### Channels", "", "| channel | posts |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["channels"].items()]
     lines += ["", f"Words per post: {stats['words_per_post']}", ""]

@@ -150,9 +150,9 @@ class EntityExtractor:
             if nearby(m.start(), "order") is not None:
                 continue
             # A bare 9-digit number with a valid check digit is an ID; shorter ones need an ID word nearby.
-            if (len(number) == 9 and "-" not in m.group()) or nearby(m.start(), "id") is not None:
-                if israeli_id_valid(number):
-                    spans.append(_Span("il_id", m.start(), m.end(), number.zfill(9)))
+            id_like = (len(number) == 9 and "-" not in m.group()) or nearby(m.start(), "id") is not None
+            if id_like and israeli_id_valid(number):
+                spans.append(_Span("il_id", m.start(), m.end(), number.zfill(9)))
 
         chosen = _resolve(spans)
         entities = []
