@@ -57,7 +57,9 @@ def dedup_key(text: str) -> str:
     """A key equal for texts that differ only in case, spacing, punctuation, digits or emoji."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = re.sub(r"\d+", "0", folded)
-    return _PUNCT_OR_SPACE.sub(" ", folded).strip() or folded.strip()
+    words = _PUNCT_OR_SPACE.sub(" ", folded).strip()
+    # Posts without words (emoji only): "🙏🙏" and "🙏🙏🙏" are the same post.
+    return words or re.sub(r"(.)\1+", r"\1", "".join(folded.split()))
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
