@@ -68,6 +68,10 @@ class Post(_Frozen):
     author: Author | None = None
     created_at: datetime | None = Field(default=None, description="When the post was written; now when unset.")
     thread: list[ThreadMessage] = Field(default_factory=list)
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Brand-specific fields from the caller's CRM (vip, customer_tier...); policy rules match them.",
+    )
 
     @field_validator("created_at")
     @classmethod
@@ -158,6 +162,7 @@ class RoutingDecision(_Frozen):
     actions: list[Action]
     needs_human: bool
     reasons: list[str]
+    templates: list[str] = Field(default_factory=list, description="Reply templates the matched rule prefers.")
 
 
 class SuggestedReply(_Frozen):
@@ -168,6 +173,9 @@ class SuggestedReply(_Frozen):
     reply_mode: ReplyMode
     missing_placeholders: list[str] = Field(default_factory=list)
     source: Literal["template", "knowledge_base"] = "template"
+    variants: dict[str, str] = Field(
+        default_factory=dict, description="Gendered forms of the text when the template has them ('f', 'm')."
+    )
 
 
 class TriageResult(_Frozen):

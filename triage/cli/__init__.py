@@ -35,6 +35,10 @@ def _root(
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from triage.cli import data_cmd, inspect_cmd  # noqa: F401
+    from triage.cli import reclassify_cmd  # noqa: F401
+    from triage.cli import serve_cmd  # noqa: F401
+    from triage.cli import policy_cmd  # noqa: F401
+    from triage.cli import train_cmd  # noqa: F401
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ def classify(
     from triage.types import Post
 
     with user_errors():
-        engine = load_engine(model_dir=model)
+        engine = load_engine(model_dir=model, brand=brand)
         post = Post.model_validate({"text": text, "channel": channel, "brand": brand})
         echo_json(engine.triage(post).model_dump(mode="json"))
 
