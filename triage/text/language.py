@@ -20,7 +20,17 @@ from triage.types import LanguageResult
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # Confidence the detector needs to call a post "another language" rather than ours.
-OTHER_LANGUAGE_CONFIDENCE = 0.6
+OTHER_LANGUAGE_CONFIDENCE = 0.9
+# Function words that occur in English and in no other Latin-script language we see ("in", "a", "me",
+# "to" are left out: Dutch, Italian, Spanish and Polish use them too). One of them settles a short post
+# as English, where trigram statistics on four words are noise ("lol same thing happened to me").
+ENGLISH_MARKERS = frozenset(
+    """the and you your you're yours my is are was were this that these those with from have has had what
+    when where why how who whom not don't doesn't didn't can't won't isn't aren't wasn't please pls plz thanks
+    thank thx i'm i've i'll it's its just still been will would could should our we they their there here
+    about any some into only ever never again got get because than then very much too also after before
+    been being does did doing which while been yes yeah lol omg wtf smh btw idk tbh asap guys hey hi""".split()
+)
 
 
 def script_of(ch: str) -> str:
@@ -52,13 +62,15 @@ def script_shares(text: str) -> tuple[dict[str, float], dict[str, int]]:
     return shares, words
 
 
+_NOT_LANGUAGE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+|@\w+|#\w+|\b[\w-]+\.(?:com|co\.il|me|ly|io|win|net|org)(?:/\S*)?", re.UNICODE)
+
 _PERSIAN_URDU_LETTERS = re.compile("[\u067E\u0686\u0698\u06AF\u06A9\u06CC\u0679\u0688\u0691\u06BA\u06D2\u06C1]")
 
 _SCRIPT_LANGUAGE = {"hebrew": "he", "latin": "en", "arabic": "ar", "cyrillic": "ru"}
 
 
 class LanguageIdentifier:
-    """Decides a post's language. Builds its detector on first use (about 2 s), then ~0.2 ms a post."""
+    """Decides a post's language. Builds its detector on first use (well under a second), then ~0.1 ms a post."""
 
     @cached_property
     def _detector(self) -> Any:
@@ -70,10 +82,15 @@ class LanguageIdentifier:
             Language.ROMANIAN, Language.RUSSIAN, Language.UKRAINIAN, Language.BULGARIAN, Language.ARABIC,
             Language.PERSIAN, Language.URDU,
         ]
-        return LanguageDetectorBuilder.from_languages(*languages).build()
+        # Low-accuracy mode uses trigram models only: ~40 MB instead of ~430 MB resident and a 0.3 s
+        # start instead of several seconds. Its weaker calls on very short texts do not matter here,
+        # because a post is only called "another language" when the detector is confident (above).
+        return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
     def _detect(self, text: str, ours: str) -> tuple[str, float, str]:
         """Within one script: our language, or 'other' when the detector is sure it is another."""
+        if ours == "en" and any(w.lower() in ENGLISH_MARKERS for w in re.findall(r"[A-Za-z']+", text)):
+            return "en", 0.95, "markers"
         values = self._detector.compute_language_confidence_values(text)
         if not values:
             return ours, 0.5, "script"
@@ -87,6 +104,10 @@ class LanguageIdentifier:
         return ours, max(ours_value, 0.5), "script"
 
     def identify(self, text: str) -> LanguageResult:
+        # Links, addresses and handles are Latin whatever language the post is written in.
+        stripped = _NOT_LANGUAGE.sub(" ", text)
+        # A post of handles only ("@דני @רותי") is still written in the handles' script.
+        text = stripped if _WORD.search(stripped) else text
         shares, words = script_shares(text)
         if not shares:
             return LanguageResult(language="other", confidence=1.0, scripts={}, method="no-letters")
