@@ -38,3 +38,14 @@ def test_reports_script_shares_and_method(ident: LanguageIdentifier) -> None:
     assert set(result.scripts) == {"hebrew", "latin"}
     assert abs(sum(result.scripts.values()) - 1.0) < 1e-3
     assert ident.identify("🙏").method == "no-letters"
+
+
+def test_agrees_with_the_corpus_labels(ident: LanguageIdentifier) -> None:
+    """The corpus labels (written by people, dominant language for mixed posts) are the reference."""
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "data" / "corpus"
+    rows = [json.loads(line) for split in ("dev", "test") for line in (corpus / f"{split}.jsonl").open(encoding="utf-8")]
+    agree = sum(ident.identify(r["text"]).language == r["language"] for r in rows)
+    assert agree / len(rows) >= 0.98
