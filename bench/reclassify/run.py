@@ -1,0 +1,443 @@
+"""Reclassify benchmark: rows/s and peak memory of ``triage reclassify`` beside a single-process baseline.
+
+``python -m bench.reclassify.run [--model models/default] [--rows 100000] [--memory-rows 20000] [--smoke] [--out DIR]``
+
+One command:
+
+1. builds a realistic Parquet file of ``--rows`` posts from the project's corpus texts
+   (``data/corpus/*.jsonl``, else ``data/raw/*.jsonl``; never ../shared), sampled with replacement and
+   varied (order numbers, phones, e-mails, mentions, emojis, floods, typos, case, joined posts, a few
+   very long ones) plus a few bad rows (empty, oversized) and the usual carried columns (channel, time,
+   author, likes, old labels, a manual-label flag);
+2. runs, each in a fresh process with the summed RSS of its process tree sampled every 0.1 s:
+
+   * ``baseline`` — the single-process way: read the whole file, ``Engine.triage_batch`` over all good
+     rows at once, write the result table;
+   * ``local-1`` — ``reclassify`` with the local engine in one process (streaming, checkpointed);
+   * ``local`` — the local engine with one worker process per CPU (the command's default);
+   * ``ray`` — ``--engine ray`` on a local Ray started for the run (its start is timed apart);
+
+3. checks that every engine wrote the same bytes (local-1 = local = ray) and the same labels as the
+   baseline, and measures memory flatness: the peak RSS of ``local-1`` and ``baseline`` at
+   ``--memory-rows`` and at ``--rows``;
+4. writes ``bench/results/reclassify.json`` and ``reclassify.md`` with the machine description.
+
+With no trained model (no ``models/default/manifest.json``) pass ``--tiny-model`` (a random ONNX model
+with the real shapes, built with the ``train`` extra) or ``--engine-factory`` (e.g. the tests' fake); the
+results then say so at the top. ``--smoke`` runs tiny sizes and writes to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    DEFAULT_MODEL_DIR,
+    ROOT,
+    CpuMonitor,
+    Notes,
+    RssSampler,
+    log,
+    machine_markdown,
+    md_table,
+    results_dir,
+    run_header,
+    write_results,
+)
+
+AT = "2025-06-01T00:00:00+00:00"  # fixed reclassified_at: every engine's output can be compared byte for byte
+MODES = ("baseline", "local-1", "local", "ray")
+CHANNELS = ("facebook", "instagram", "twitter", "whatsapp", "messenger", "review", "web")
+EMOJIS = ("🙏", "😡", "😂", "👏", "🔥", "💔", "🤬", "❤️", "🙄", "😭")
+HEADS = ("intent", "sentiment", "urgency")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def corpus_records() -> tuple[list[dict[str, Any]], str]:
+    """Labeled posts of the project's corpus (all splits), else its raw batches."""
+    for folder in (ROOT / "data" / "corpus", ROOT / "data" / "raw"):
+        files = sorted(folder.glob("*.jsonl"))
+        records = []
+        for path in files:
+            with open(path, encoding="utf-8") as f:
+                records += [json.loads(line) for line in f if line.strip()]
+        records = [r for r in records if isinstance(r.get("text"), str) and r["text"].strip()]
+        if records:
+            return records, f"{folder.relative_to(ROOT)} ({len(records)} posts from {len(files)} files)"
+    raise SystemExit("error: no corpus texts in data/corpus or data/raw (run `triage data build`)")
+
+
+def _vary(text: str, rng: random.Random, pool: list[dict[str, Any]]) -> str:
+    """A realistic variant of a post: the same meaning with the noise real posts carry."""
+    if rng.random() < 0.08:
+        text = text + " " + rng.choice(pool)["text"]  # two posts in one
+    if rng.random() < 0.25:
+        text += rng.choice((f" הזמנה {rng.randint(1000000, 9999999)}", f" order #{rng.randint(100000, 9999999)}",
+                            f" מספר פנייה {rng.randint(10000, 999999)}"))  # fmt: skip
+    if rng.random() < 0.08:
+        text += f" 05{rng.randint(0, 8)}-{rng.randint(1000000, 9999999)}"
+    if rng.random() < 0.04:
+        text += f" {rng.choice(('dana', 'yossi', 'mike', 'noa'))}{rng.randint(1, 99)}@gmail.com"
+    if rng.random() < 0.1:
+        text = f"@{rng.choice(('cellcom', 'partner', 'elal', 'shufersal', 'support'))} " + text
+    if rng.random() < 0.2:
+        text += " " + rng.choice(EMOJIS) * rng.randint(1, 4)
+    if rng.random() < 0.08:
+        text += "!" * rng.randint(3, 9)
+    if rng.random() < 0.08 and len(text) > 10:
+        i = rng.randrange(len(text) - 2)
+        text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]  # a typo
+    if rng.random() < 0.05:
+        text = text.upper() if rng.random() < 0.5 else text.lower()
+    if rng.random() < 0.01:
+        text = " ".join([text] * rng.randint(4, 10))[:4900]  # a long rant
+    return text
+
+
+def build_input(path: Path, rows: int, seed: int = 13) -> dict[str, Any]:
+    """Write ``rows`` varied corpus posts to a Parquet file, in row groups, without holding them all."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records, source = corpus_records()
+    rng = random.Random(seed)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    group = 10000
+    writer = None
+    bad = 0
+    try:
+        for lo in range(0, rows, group):
+            batch: list[dict[str, Any]] = []
+            for i in range(lo, min(rows, lo + group)):
+                rec = rng.choice(records)
+                text = _vary(rec["text"], rng, records)
+                roll = rng.random()
+                if roll < 0.0005:
+                    text, bad = "   ", bad + 1
+                elif roll < 0.001:
+                    text, bad = "x" * 6000, bad + 1
+                batch.append({
+                    "id": f"post-{i:07d}",
+                    "text": text,
+                    "channel": rec.get("channel") or rng.choice(CHANNELS),
+                    "created_at": start + timedelta(seconds=rng.randint(0, 180 * 86400)),
+                    "author": f"user{rng.randint(1, 50000)}",
+                    "likes": rng.randint(0, 500),
+                    "intent": rec.get("intent"),
+                    "sentiment": rec.get("sentiment"),
+                    "urgency": rec.get("urgency"),
+                    "label_source": "human" if rng.random() < 0.03 else "model",
+                })  # fmt: skip
+            table = pa.Table.from_pylist(batch)
+            if writer is None:
+                writer = pq.ParquetWriter(str(path), table.schema)
+            writer.write_table(table, row_group_size=group)
+    finally:
+        if writer is not None:
+            writer.close()
+    return {"path": str(path), "rows": rows, "bad_rows": bad, "source": source, "seed": seed,
+            "mb": round(path.stat().st_size / 2**20, 1)}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ children
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from triage.batch import EngineSpec
+
+    return EngineSpec(model_dir=str(args.model) if args.model else None, factory=args.engine_factory)
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    """One measured run, in its own process; returns what only the run itself can time."""
+    t0 = time.perf_counter()
+    if args.mode == "baseline":
+        return _baseline(args, t0)
+    from triage.batch import Columns, ReclassifyOptions, reclassify
+
+    cpus = len(os.sched_getaffinity(0))
+    out: dict[str, Any] = {}
+    options = ReclassifyOptions(
+        engine_spec=_spec(args),
+        reclassified_at=datetime.fromisoformat(AT),
+        workers=1 if args.mode == "local-1" else cpus,
+        engine="ray" if args.mode == "ray" else "local",
+        chunk_size=args.chunk_size,
+        columns=Columns(manual="label_source"),
+    )
+    if args.mode == "ray":
+        import logging
+
+        import ray
+
+        t = time.perf_counter()
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
+        out["ray_init_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    report = reclassify(Path(args.input), Path(args.output), options)
+    job_s = time.perf_counter() - t
+    if args.mode == "ray":
+        import ray
+
+        ray.shutdown()
+    out.update({
+        "rows": report.rows, "scored": report.scored, "manual": report.manual, "rejected": report.rejected,
+        "job_s": round(job_s, 2), "rows_per_s": round(report.rows / job_s, 1),
+        "total_s": round(time.perf_counter() - t0, 2), "changed": report.changed, "workers": options.workers,
+        "model_version": report.model_version,
+    })  # fmt: skip
+    return out
+
+
+def _baseline(args: argparse.Namespace, t0: float) -> dict[str, Any]:
+    """The single-process way: the whole file in memory, one ``triage_batch`` call, one table out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from triage.batch.rows import flatten
+    from triage.errors import InputError
+    from triage.text.validate import check_text
+    from triage.types import Post
+
+    engine = _spec(args).build()
+    heads = tuple(h.name for h in engine.classifier.schema.public_heads)
+    t = time.perf_counter()
+    rows = pq.read_table(args.input).to_pylist()
+    at = datetime.fromisoformat(AT)
+    posts, keep = [], []
+    for i, row in enumerate(rows):
+        try:
+            check_text(row["text"], engine.limits)
+        except InputError:
+            continue
+        posts.append(Post(text=row["text"], id=row["id"], channel=row["channel"], created_at=at))
+        keep.append(i)
+    results = engine.triage_batch(posts)
+    flat = [{"id": rows[i]["id"], **flatten(r, heads, engine.router is not None, AT)} for i, r in zip(keep, results, strict=True)]
+    pq.write_table(pa.Table.from_pylist(flat), args.output)
+    job_s = time.perf_counter() - t
+    return {"rows": len(rows), "scored": len(posts), "job_s": round(job_s, 2), "rows_per_s": round(len(rows) / job_s, 1),
+            "total_s": round(time.perf_counter() - t0, 2), "model_version": engine.classifier.version}  # fmt: skip
+
+
+def measure(mode: str, src: Path, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one mode in a fresh process, sampling its process tree's memory and the machine's CPU use."""
+    command = [sys.executable, "-m", "bench.reclassify.run", "_child", "--mode", mode, "--input", str(src),
+               "--output", str(out), "--chunk-size", str(args.chunk_size)]  # fmt: skip
+    if args.model:
+        command += ["--model", str(args.model)]
+    if args.engine_factory:
+        command += ["--engine-factory", args.engine_factory]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    load_before = os.getloadavg()[0]
+    cpu = CpuMonitor().start()
+    t = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with RssSampler(proc.pid) as sampler:
+        stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    mem = sampler.report()
+    return {"mode": mode, "input_rows": result["rows"], **result, "wall_s": round(wall, 2),
+            "peak_tree_rss_mb": mem["peak_tree_rss_mb"], "processes": mem["processes"],
+            "largest_process_peak_mb": (mem["per_process_peak_mb"] or [None])[0],
+            "cpu": cpu.stop(), "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ comparison
+
+
+def _labels(path: Path, only_scored: bool) -> dict[str, tuple[Any, ...]]:
+    """id -> labels and probabilities; ``only_scored``: rows the job scored (not manual, not rejected)."""
+    import pyarrow.parquet as pq
+
+    cols = ["id", *HEADS, *(f"p_{h}" for h in HEADS)]
+    table = pq.read_table(path, columns=cols + (["reclassify_status"] if only_scored else []))
+    return {r["id"]: tuple(r[c] for c in cols[1:]) for r in table.to_pylist()
+            if not only_scored or r["reclassify_status"] == "ok"}  # fmt: skip
+
+
+def compare(outputs: dict[str, Path]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ref = outputs.get("local-1")
+    for mode in ("local", "ray"):
+        if ref and mode in outputs:
+            out[f"{mode}_bytes_equal_local-1"] = outputs[mode].read_bytes() == ref.read_bytes()
+    if ref and "baseline" in outputs:
+        base = _labels(outputs["baseline"], only_scored=False)
+        streamed = _labels(ref, only_scored=True)
+        scored = {k: v for k, v in streamed.items() if k in base}
+        differ = [k for k, v in scored.items() if base[k] != v]
+        out["baseline_rows_compared"] = len(scored)
+        out["baseline_rows_differing"] = len(differ)
+        out["baseline_differing_examples"] = differ[:5]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def markdown(data: dict[str, Any]) -> str:
+    runs = data["runs"]
+    lines = ["# Reclassify benchmark", ""]
+    if data.get("warning"):
+        lines += [f"> **{data['warning']}**", ""]
+    lines += [
+        f"Input: {data['input']['rows']:,} rows ({data['input']['mb']} MiB Parquet, {data['input']['bad_rows']} bad rows), "
+        f"built from {data['input']['source']} with seed {data['input']['seed']}. Chunk size {data['chunk_size']}.",
+        "",
+        "## Throughput and memory",
+        "",
+        md_table(
+            ["mode", "rows", "rows/s (job)", "job s", "wall s (process)", "Ray start s", "peak RSS, process tree (MiB)",
+             "processes", "machine busy %", "load avg before → after"],
+            [[r["mode"], r["input_rows"], r["rows_per_s"], r["job_s"], r["wall_s"], r.get("ray_init_s"),
+              r["peak_tree_rss_mb"], r["processes"], r["cpu"].get("busy_pct"), f"{r['load_before']} → {r['load_after']}"]
+             for r in runs],
+        ),
+        "",
+        "- **baseline**: one process, whole file in memory, one `Engine.triage_batch` call over every good row.",
+        "- **local-1**: `triage reclassify` (local engine) in one process: streaming, checkpointed, atomic.",
+        "- **local**: the local engine with one scoring process per CPU (the command's default).",
+        "- **ray**: `--engine ray`, a local Ray started for the run (start time in its own column, not in the job).",
+        "",
+        "## Memory flatness",
+        "",
+        md_table(["mode", "rows", "peak RSS (MiB)"], [[m["mode"], m["input_rows"], m["peak_tree_rss_mb"]] for m in data["memory"]]),
+        "",
+        data.get("memory_verdict", ""),
+        "",
+        "## Equality",
+        "",
+        md_table(["check", "result"], [[k, v] for k, v in data["equality"].items()]),
+        "",
+    ]
+    if data["notes"]:
+        lines += ["## Notes", "", *[f"- {n}" for n in data["notes"]], ""]
+    lines += ["## Machine", "", machine_markdown(data["header"]), ""]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    notes = Notes()
+    if args.smoke:
+        args.rows = min(args.rows, 600)
+        args.memory_rows = min(args.memory_rows, 200)
+        args.chunk_size = min(args.chunk_size, 100)
+    out_dir = results_dir(args.smoke, args.out)
+    work = Path(tempfile.mkdtemp(prefix="triage-bench-reclassify-"))
+    warning = None
+    if args.tiny_model:
+        from bench.speed.torch_baseline import build_tiny_artifact
+
+        texts = [r["text"] for r in corpus_records()[0]][:3000]
+        args.model = build_tiny_artifact(work / "tiny-model", texts)
+        warning = ("NOT the trained model: a random tiny ONNX model with the real input/output shapes "
+                   "(models/default did not exist). Throughput is higher than the real model's; rerun with --model.")  # fmt: skip
+    elif args.engine_factory:
+        args.model = None
+        warning = f"NOT the trained model: engine factory {args.engine_factory} (no ONNX model at all)."
+    elif args.model is None:
+        args.model = DEFAULT_MODEL_DIR
+    if args.model is not None and not (Path(args.model) / "manifest.json").is_file():
+        raise SystemExit(f"error: no model at {args.model} (no manifest.json); pass --model DIR, --tiny-model or --engine-factory")
+    if warning:
+        notes.add(warning)
+    header = run_header("reclassify", smoke=args.smoke, model_dir=Path(args.model) if args.model else None)
+    if header["machine"]["load_average"][0] > 0.5:
+        notes.add(f"the machine was not idle at the start (load average {header['machine']['load_average']}): other "
+                  "processes share the CPUs, so every rows/s figure here is a lower bound")  # fmt: skip
+
+    log(f"building {args.rows:,} rows (and {args.memory_rows:,} for the memory check)")
+    big = build_input(work / f"posts-{args.rows}.parquet", args.rows)
+    small = build_input(work / f"posts-{args.memory_rows}.parquet", args.memory_rows)
+    modes = [m for m in args.modes.split(",") if m]
+    runs, outputs = [], {}
+    for mode in modes:
+        if mode == "ray":
+            try:
+                __import__("ray")
+            except ImportError:
+                notes.add("ray is not installed: the ray mode was skipped (pip install -e '.[ray]')")
+                continue
+        log(f"{mode}: {args.rows:,} rows")
+        outputs[mode] = work / f"out-{mode}.parquet"
+        result = measure(mode, Path(big["path"]), outputs[mode], args)
+        log(f"{mode}: {result['rows_per_s']} rows/s, peak RSS {result['peak_tree_rss_mb']} MiB")
+        runs.append(result)
+    memory = []
+    for mode in ("local-1", "baseline"):
+        if mode in modes:
+            log(f"{mode}: {args.memory_rows:,} rows (memory check)")
+            memory.append(measure(mode, Path(small["path"]), work / f"small-{mode}.parquet", args))
+            memory.append(next(r for r in runs if r["mode"] == mode))
+    verdict = ""
+    by = {(m["mode"], m["input_rows"]): m["peak_tree_rss_mb"] for m in memory}
+    if ("local-1", args.rows) in by and ("local-1", args.memory_rows) in by:
+        grow_local = by[("local-1", args.rows)] - by[("local-1", args.memory_rows)]
+        verdict = (f"local engine: {by[('local-1', args.memory_rows)]} MiB at {args.memory_rows:,} rows, "
+                   f"{by[('local-1', args.rows)]} MiB at {args.rows:,} rows (growth {grow_local:+.1f} MiB for "
+                   f"{args.rows / args.memory_rows:.0f}x the rows).")  # fmt: skip
+        if ("baseline", args.rows) in by and ("baseline", args.memory_rows) in by:
+            grow_base = by[("baseline", args.rows)] - by[("baseline", args.memory_rows)]
+            verdict += f" Baseline: growth {grow_base:+.1f} MiB."
+    data = {
+        "header": header,
+        "warning": warning,
+        "input": big,
+        "memory_input": small,
+        "chunk_size": args.chunk_size,
+        "runs": runs,
+        "memory": memory,
+        "memory_verdict": verdict,
+        "equality": compare(outputs),
+        "notes": notes.items,
+    }
+    paths = write_results("reclassify", data, markdown(data), out_dir)
+    log(f"results: {paths[0]} and {paths[1]}")
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_child"]:
+        p = argparse.ArgumentParser()
+        p.add_argument("_child")
+        p.add_argument("--mode", choices=MODES, required=True)
+        p.add_argument("--input", required=True)
+        p.add_argument("--output", required=True)
+        p.add_argument("--model")
+        p.add_argument("--engine-factory")
+        p.add_argument("--chunk-size", type=int, default=1000)
+        args = p.parse_args(argv)
+        sys.stdout.write(json.dumps(child(args)) + "\n")
+        return
+    p = argparse.ArgumentParser(prog="python -m bench.reclassify.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, default=None, help="model folder (default models/default)")
+    p.add_argument("--rows", type=int, default=100_000, help="rows in the benchmark file")
+    p.add_argument("--memory-rows", type=int, default=20_000, help="rows of the smaller file for the memory check")
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    p.add_argument("--chunk-size", type=int, default=1000)
+    p.add_argument("--tiny-model", action="store_true", help="no trained model: use a random tiny ONNX model")
+    p.add_argument("--engine-factory", help="module:function returning an Engine instead of a model")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes; results in a temporary folder")
+    p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
+    run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

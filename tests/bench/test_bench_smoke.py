@@ -1,0 +1,183 @@
+"""CI smoke runs of the benchmarks: every harness runs end to end on tiny inputs and a tiny random model.
+
+These prove the plumbing (machine description, timing, FLOP accounting, weight recovery for the PyTorch
+baseline, the HTTP load generator against the real server, the accuracy tables); their numbers mean
+nothing. The real runs are ``python -m bench.speed.run`` and ``python -m bench.accuracy.run`` on a quiet
+machine with the shipped model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.common import (
+    RESULTS_DIR,
+    CpuMonitor,
+    RssSampler,
+    Target,
+    git_info,
+    load_corpus_posts,
+    machine_info,
+    md_table,
+    peak_rss_mb,
+    results_dir,
+    summarise_ms,
+    time_calls,
+    write_results,
+)
+from bench.speed.flops import Arch, flops_batches, flops_per_post
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = ROOT / "models" / "default"
+CHILD_TIMEOUT_S = 600
+
+
+def _require_train_stack() -> None:
+    for module in ("torch", "transformers", "onnx", "sklearn"):
+        pytest.importorskip(module, reason=f"the benchmark smoke runs need the train extra ({module})")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer BERT multi-head model in the artifact format (built once per module)."""
+    _require_train_stack()
+    from bench.speed.torch_baseline import build_tiny_artifact
+
+    texts, _ = load_corpus_posts()
+    return build_tiny_artifact(tmp_path_factory.mktemp("tiny-model"), texts[:1000])
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_S, env=env)
+    assert done.returncode == 0, f"{module} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return done
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def test_machine_description_names_cpu_memory_and_versions() -> None:
+    info = machine_info()
+    assert info["cpu"]["model"] and info["logical_cpus"] >= 1
+    assert info["memory_total_mb"] and info["python"]
+    assert "onnxruntime" in info["libraries"] and "numpy" in info["libraries"]
+    assert set(git_info()) == {"commit", "dirty", "changed_files"}
+
+
+def test_latency_summary_and_time_bounded_loop() -> None:
+    s = summarise_ms([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s["p50"] == 3.0 and s["n"] == 5 and s["max"] == 100.0
+    samples = time_calls(lambda i: None, seconds=0.01, max_calls=50, warmup=1, min_calls=5)
+    assert 5 <= len(samples) <= 50
+
+
+def test_memory_and_cpu_readers() -> None:
+    assert (peak_rss_mb() or 0) > 1
+    with RssSampler(os.getpid(), interval_s=0.01) as rss:
+        rss.sample()
+    assert rss.peak_mb > 1 and rss.report()["processes"] >= 1
+    mon = CpuMonitor().start()
+    assert "busy_pct" in mon.stop()
+
+
+def test_targets_say_by_how_much_they_are_missed() -> None:
+    over = Target.at_most("latency", 10, 15, "ms", why="too big")
+    assert over.met is False and "5 ms over" in over.miss_by and over.why == "too big"
+    ok = Target.at_least("throughput", 150, 200, "posts/s", why="unused")
+    assert ok.met is True and ok.miss_by == "" and ok.why == ""
+    assert Target.at_most("x", 1, None, "ms").met is None
+
+
+def test_results_writer_and_smoke_never_writes_the_committed_results(tmp_path: Path) -> None:
+    assert results_dir(True, None) != RESULTS_DIR
+    json_path, md_path = write_results("x", {"a": 1, "t": Target.at_most("n", 1, 2, "")}, md_table(["a"], [[1]]),
+                                       tmp_path)
+    assert json.loads(json_path.read_text())["t"]["met"] is False
+    assert md_path.read_text().startswith("| a |")
+
+
+def test_flops_of_the_e5_small_encoder_match_the_issue() -> None:
+    e5 = Arch(layers=12, hidden=384, intermediate=1536, heads=12)
+    assert 1.0e9 < flops_per_post(e5, 25) < 1.1e9  # "about 1 GFLOP for a 25-token post"
+    useful, executed = flops_batches(e5, [10, 20, 30, 40], 2, sort=True)
+    assert executed > useful  # padding to the longest in each batch costs work
+
+
+def test_matmul_limit_is_measured() -> None:
+    pytest.importorskip("onnx")
+    from bench.speed.matmul import measure
+
+    result = measure(threads=(1,), seconds=0.02, hidden=32, intermediate=64, tokens=8, batch_rows=64,
+                     squares=((64, 64, 64),))
+    assert result["limit_gflops"][1] > 0 and result["int8_gops"][1] > 0
+
+
+# ------------------------------------------------------------------------------------------------ the runs
+
+
+def test_torch_twin_reproduces_the_onnx_model(tiny_model: Path) -> None:
+    from bench.speed.torch_baseline import torch_model_for
+
+    texts, _ = load_corpus_posts()
+    _, info = torch_model_for(tiny_model, texts[:16])
+    assert info["verified"], info
+    assert info["max_abs_logit_diff_vs_onnx"] < 1e-3
+
+
+@pytest.mark.slow
+def test_speed_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the HTTP part needs the serve extra")
+    _run("bench.speed.run", "--smoke", "--model", str(tiny_model), "--out", str(tmp_path))
+    result = json.loads((tmp_path / "speed.json").read_text(encoding="utf-8"))
+    assert result["smoke"] is True and result["machine"]["cpu"]["model"]
+    assert result["matmul"]["limit_gflops"]
+    assert result["in_process"][0]["engine_triage_ms"]["n"] >= 5
+    assert result["batch"] and "fraction_of_matmul_limit" in result["batch"][0]
+    assert result["standard_way"]["torch"]["model"]["verified"]
+    assert result["standard_way"]["ratios"]
+    http = result["http"]["configs"][0]
+    assert http["phases"]["idle"]["ok"] > 0 and http["memory"]["peak_tree_rss_mb"] > 0
+    names = {t["name"] for t in result["targets"]}
+    assert any("HTTP" in n for n in names) and any("matmul" in n for n in names)
+    assert "## Targets" in (tmp_path / "speed.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_accuracy_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
+    from bench.common import find_corpus_dir
+    from bench.speed.torch_baseline import build_tiny_checkpoint
+
+    if find_corpus_dir() is None:
+        pytest.skip("no corpus (data/corpus or /tmp/corpus): the accuracy benchmark needs its test split")
+    teacher = build_tiny_checkpoint(tmp_path / "teacher", tiny_model / "tokenizer.json")
+    _run("bench.accuracy.run", "--smoke", "--model", str(tiny_model), "--teacher", str(teacher),
+         "--out", str(tmp_path / "out"))
+    result = json.loads((tmp_path / "out" / "accuracy.json").read_text(encoding="utf-8"))
+    corpus = result["corpus"]["models"]
+    assert set(corpus) == {"student", "teacher", "tfidf"}
+    intent = corpus["student"]["metrics"]["intent"]["all"]
+    assert {"accuracy", "macro_f1", "ece", "per_class"} <= set(intent)
+    assert corpus["student"]["automation"]["curve"]
+    assert any(t["name"].startswith("distillation") and t["measured"] is not None for t in result["targets"])
+    if (ROOT.parent / "shared" / "datasets" / "he-sentiment-facebook").is_dir():
+        assert "tfidf" in result["he_fb"]["models"]
+
+
+def test_shipped_model_shape_is_readable() -> None:
+    if not (DEFAULT_MODEL / "manifest.json").is_file():
+        pytest.skip(f"no shipped model in {DEFAULT_MODEL}: train and export it (`triage train`, `triage export`)")
+    pytest.importorskip("onnx")
+    from bench.speed.flops import arch_for_model, arch_from_onnx
+
+    arch = arch_for_model(DEFAULT_MODEL)
+    graph = arch_from_onnx(DEFAULT_MODEL / "model.onnx")
+    assert arch.layers == graph.layers and arch.hidden == graph.hidden
+    assert flops_per_post(arch, 25) > 0
