@@ -97,7 +97,15 @@ class Engine:
 
     def warm_up(self) -> None:
         """Build lazy parts (language detector, tokenizers) now rather than on the first request."""
-        self.triage_batch([Post(text="שלום, איפה ההזמנה שלי? order 12345"), Post(text="hello, where is my order?")])
+        # One post per script, so that every tokenizer and detector model is built before traffic.
+        self.triage_batch(
+            [
+                Post(text="שלום, איפה ההזמנה שלי? order 12345"),
+                Post(text="hello, where is my order?"),
+                Post(text="مرحبا، أين طلبي؟"),
+                Post(text="Здравствуйте, где мой заказ?"),
+            ]
+        )
 
     def _prepare(self, post: Post) -> _Prepared:
         check_text(post.text, self.limits)

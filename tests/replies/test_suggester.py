@@ -258,7 +258,7 @@ def test_gendered_variants_are_returned(tmp_path: Path, default_schema: LabelSch
 
 def test_knowledge_base_needs_enough_similarity(suggester: ReplySuggester, router: PolicyRouter,
                                                 default_schema: LabelSchema) -> None:
-    replies, notes, _ = suggest(suggester, default_schema, "zzz qqq xxx?", router=router, intent="question",
+    replies, notes, _ = suggest(suggester, default_schema, "the zzz qqq xxx?", router=router, intent="question",
                                 embed=False)
     assert all(r.source == "template" for r in replies)
     assert any(n.startswith("no knowledge-base answer is similar enough") for n in notes)

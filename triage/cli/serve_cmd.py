@@ -38,7 +38,7 @@ def serve(
     model: Path | None = typer.Option(None, "--model", help="Model folder [TRIAGE_MODEL_DIR, models/default]."),
     threads: int | None = typer.Option(None, "--threads", help="Inference threads per worker [TRIAGE_THREADS, 1]."),
     microbatch: bool | None = typer.Option(
-        None, "--microbatch/--no-microbatch", help="Micro-batch concurrent requests [TRIAGE_MICROBATCH, off]."
+        None, "--microbatch/--no-microbatch", help="Micro-batch concurrent requests [TRIAGE_MICROBATCH, on]."
     ),
 ) -> None:
     """Start the server. Without API keys it binds to 127.0.0.1 only."""
