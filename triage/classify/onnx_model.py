@@ -61,9 +61,18 @@ class OnnxClassifier:
         self.tokenizer.enable_truncation(max_length=self.manifest.max_length)
         self._pad_id = self.tokenizer.token_to_id("<pad>") or 1
         self._outputs = [o.name for o in self.session.get_outputs()]
+        shapes = {o.name: o.shape for o in self.session.get_outputs()}
         for head in self.schema.heads:
-            if f"logits__{head.name}" not in self._outputs:
-                raise ModelArtifactError(f"{self.model_dir / ONNX_FILE} has no output logits__{head.name}")
+            name = f"logits__{head.name}"
+            if name not in self._outputs:
+                raise ModelArtifactError(f"{self.model_dir / ONNX_FILE} has no output {name}")
+            # The manifest is not hashed by itself: make sure its labels at least fit the network.
+            width = shapes[name][-1] if shapes[name] else None
+            if isinstance(width, int) and width != len(head.labels):
+                raise ModelArtifactError(
+                    f"{self.model_dir / ONNX_FILE} gives {width} scores for head {head.name!r} but the manifest "
+                    f"lists {len(head.labels)} labels; the manifest was edited or belongs to another model"
+                )
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         prefix = self.manifest.query_prefix

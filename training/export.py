@@ -1,0 +1,542 @@
+"""Export a training checkpoint as the self-describing model folder that ``triage`` loads.
+
+``export_artifact(checkpoint, out)``:
+
+1. ``torch.onnx.export`` (TorchScript exporter, opset 17) of the network with dynamic batch and
+   sequence axes: inputs ``input_ids``, ``attention_mask`` (int64), outputs ``logits__<head>`` for every
+   head of the schema and ``embedding`` (L2-normalised mean pooling). Auxiliary training heads are not
+   exported. A parity check against torch at several batch sizes and lengths is recorded.
+2. Optionally int8 weights (symmetric, per channel / per row; compute stays fp32 so that a post
+   scores the same in any batch — see :func:`quantize_int8`), kept only if no dev macro-F1 (per dev
+   source and head) drops by ``max_int8_drop_points`` or more, measured through the real runtime
+   (``OnnxClassifier``).
+3. Temperatures and thresholds are fitted on dev through the chosen ONNX model (what ships is what is
+   calibrated).
+4. Test-split metrics (per head, per language), a TF-IDF + logistic-regression baseline and the speed
+   go into ``metrics.json`` and the model card ``README.md``; ``manifest.json`` (via
+   ``triage.artifact.write_manifest``) lists every file's sha256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.calibrate import calibrate_head
+from training.config import TrainConfig
+from training.metrics import macro_f1
+from training.model import MultiHeadModel
+from training.sources import Example
+from training.train import (
+    CHECKPOINT_JSON,
+    METRICS_JSON,
+    checkpoint_dir,
+    encode_examples,
+    load_data,
+    set_threads,
+)
+from triage.artifact import (
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    BaseModelInfo,
+    HeadCalibration,
+    Manifest,
+    write_manifest,
+)
+from triage.encoder.tokenizer import QUERY_PREFIX
+from triage.schema import LabelSchema, load_schema
+
+log = logging.getLogger(__name__)
+
+TRAINING_CONFIG = "training_config.json"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "README.md"
+
+
+class ExportWrapper(torch.nn.Module):
+    """The network with a flat output tuple: one logits tensor per exported head, then the embedding."""
+
+    def __init__(self, model: MultiHeadModel, heads: Sequence[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.head_order = list(heads)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, embedding = self.model(input_ids, attention_mask)
+        return (*[logits[h] for h in self.head_order], embedding)
+
+
+def output_names(heads: Sequence[str]) -> list[str]:
+    return [f"logits__{h}" for h in heads] + ["embedding"]
+
+
+def export_onnx(model: MultiHeadModel, heads: Sequence[str], path: Path, opset: int = 17) -> None:
+    """Write ``model`` (eval mode) to ``path`` with dynamic batch and sequence axes."""
+    import warnings
+
+    wrapper = ExportWrapper(model, heads).eval()
+    # Trace with padding present so the masking path is the one recorded.
+    ids = torch.tensor([[0, 5, 6, 7, 8, 9, 10, 2], [0, 11, 12, 2, 1, 1, 1, 1]], dtype=torch.long)
+    mask = (ids != 1).long()
+    names = output_names(heads)
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
+    axes.update({n: {0: "batch"} for n in names})
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns that it is legacy and about traced Python booleans in
+        # transformers' masking code, which our explicit 4-D mask bypasses (the parity check proves it).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=names, dynamic_axes=axes, opset_version=opset, dynamo=False,
+                          do_constant_folding=True)
+    wrapper.model.eval()
+
+
+def onnx_parity(model: MultiHeadModel, heads: Sequence[str], onnx_path: Path,
+                cases: Sequence[tuple[int, int]] = ((1, 5), (3, 17), (8, 40)), seed: int = 0) -> float:
+    """Max |onnx - torch| over all outputs for random padded batches of the given (batch, length)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    wrapper = ExportWrapper(model, heads).eval()
+    gen = torch.Generator().manual_seed(seed)
+    vocab = model.encoder_config.vocab_size
+    worst = 0.0
+    for batch, length in cases:
+        ids = torch.randint(4, vocab, (batch, length), generator=gen)
+        mask = torch.ones_like(ids)
+        for i in range(batch):  # ragged rows: every other row shorter, padded with <pad>
+            n = length if i % 2 == 0 else max(2, length // 2)
+            ids[i, 0], ids[i, n - 1] = 0, 2
+            ids[i, n:], mask[i, n:] = 1, 0
+        with torch.inference_mode():
+            ref = [t.numpy() for t in wrapper(ids, mask)]
+        out = session.run(output_names(heads), {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+        worst = max(worst, *(float(np.abs(a - b).max()) for a, b in zip(out, ref, strict=True)))
+    return worst
+
+
+def quantize_int8(src: Path, dst: Path, min_elements: int = 65_536) -> dict[str, int]:
+    """Int8 *weights*, fp32 compute: every large MatMul weight and embedding table stored as symmetric int8.
+
+    * MatMul weights ``[K, N]``: one scale per output column, ``DequantizeLinear(axis=1)`` before the MatMul.
+    * Gather tables ``[V, H]`` (the word embeddings): one scale per row; the int8 rows and their scales are
+      gathered, then multiplied.
+
+    Why not onnxruntime's dynamic quantisation: it quantises *activations* with one scale per tensor,
+    computed over the whole batch, so a post's scores change with its batch-mates (measured: ~1e-3 in
+    probabilities), which breaks the runtime's promise that a text scores the same in any batch.
+    Weight-only int8 keeps that promise, keeps fp32 accuracy within noise and shrinks the file ~3.5x.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    new_nodes = []
+    counts = {"matmul": 0, "gather": 0}
+    replaced: set[str] = set()
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in inits and consumers.get(node.input[1]) == 1:
+            w = numpy_helper.to_array(inits[node.input[1]])
+            if w.dtype == np.float32 and w.ndim == 2 and w.size >= min_elements:
+                scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+                q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+                base = node.input[1]
+                graph.initializer.extend([
+                    numpy_helper.from_array(q, base + "_int8"),
+                    numpy_helper.from_array(scale.astype(np.float32), base + "_scale"),
+                    numpy_helper.from_array(np.zeros_like(scale, dtype=np.int8), base + "_zero"),
+                ])
+                new_nodes.append(helper.make_node("DequantizeLinear", [base + "_int8", base + "_scale", base + "_zero"],
+                                                  [base + "_dq"], name=base + "_DequantizeLinear", axis=1))
+                node.input[1] = base + "_dq"
+                replaced.add(base)
+                counts["matmul"] += 1
+        elif node.op_type == "Gather" and node.input[0] in inits and consumers.get(node.input[0]) == 1:
+            w = numpy_helper.to_array(inits[node.input[0]])
+            if w.dtype == np.float32 and w.ndim == 2 and w.size >= min_elements:
+                scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127.0
+                q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+                base, ids, out = node.input[0], node.input[1], node.output[0]
+                graph.initializer.extend([
+                    numpy_helper.from_array(q, base + "_int8"),
+                    numpy_helper.from_array(scale.astype(np.float32)[:, None], base + "_rowscale"),
+                ])
+                new_nodes += [
+                    helper.make_node("Gather", [base + "_int8", ids], [base + "_gq"], name=base + "_GatherInt8"),
+                    helper.make_node("Cast", [base + "_gq"], [base + "_gf"], name=base + "_Cast", to=TensorProto.FLOAT),
+                    helper.make_node("Gather", [base + "_rowscale", ids], [base + "_gs"], name=base + "_GatherScale"),
+                    helper.make_node("Mul", [base + "_gf", base + "_gs"], [out], name=base + "_Dequantize"),
+                ]
+                replaced.add(base)
+                counts["gather"] += 1
+                continue
+        new_nodes.append(node)
+    kept = [i for i in graph.initializer if i.name not in replaced]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    del graph.node[:]
+    graph.node.extend(_topological(new_nodes, {i.name for i in graph.input} | {i.name for i in graph.initializer}))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return counts
+
+
+def _topological(nodes: list[Any], available: set[str]) -> list[Any]:
+    """Order nodes so that every input is produced before use (the inserted nodes come first where needed)."""
+    done: list[Any] = []
+    ready = set(available) | {""}
+    pending = list(nodes)
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in ready for i in node.input):
+                done.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ValueError("the quantised graph has a cycle or a missing input")
+        pending = rest
+    return done
+
+
+def batch_invariance(model_dir: Path, texts: Sequence[str], threads: int = 1) -> float:
+    """Max |p(text in a batch) - p(text alone)| over heads, for the runtime in ``model_dir``."""
+    from triage.classify.onnx_model import OnnxClassifier
+
+    clf = OnnxClassifier(model_dir, threads=threads, batch_size=len(texts))
+    batch = clf.predict(list(texts)).probabilities
+    worst = 0.0
+    for i, text in enumerate(texts):
+        one = clf.predict([text]).probabilities
+        worst = max(worst, *(float(np.abs(one[h][0] - batch[h][i]).max()) for h in batch))
+    return worst
+
+
+def _recall(z: np.ndarray, y: np.ndarray, k: int, offset: float) -> float:
+    """Recall of class ``k`` when its logit is raised by ``offset``."""
+    shifted = z.copy()
+    shifted[:, k] += offset
+    pred = shifted.argmax(axis=1)
+    return float((pred[y == k] == k).mean()) if (y == k).any() else 1.0
+
+
+def apply_recall_targets(model: MultiHeadModel, dev: dict[str, list[Example]], config: TrainConfig,
+                         batch_size: int = 64) -> dict[str, Any]:
+    """For each recall target, add to that label's head bias the smallest offset reaching the dev recall.
+
+    The offset moves the argmax decision toward the label (trading its precision for recall) and is part
+    of the exported network, so every consumer of the model sees the same decision. Tuned on dev only.
+    """
+    from training.train import predict_logits
+
+    report: dict[str, Any] = {}
+    if not config.export.recall_targets:
+        return report
+    logits = {name: predict_logits(model, rows, batch_size) for name, rows in dev.items()}
+    for target in config.export.recall_targets:
+        spec = next((h for h in model.head_specs if h.name == target.head), None)
+        if spec is None or target.label not in spec.labels:
+            raise ValueError(f"recall target {target.head}/{target.label} is not a head/label of the model")
+        k = spec.labels.index(target.label)
+        zs, ys = [], []
+        for name, rows in dev.items():
+            sel = [i for i, e in enumerate(rows) if target.head in e.labels]
+            if sel:
+                zs.append(logits[name][target.head][sel])
+                ys.append(np.array([rows[i].labels[target.head] for i in sel]))
+        if not zs:
+            continue
+        z, y = np.concatenate(zs), np.concatenate(ys)
+
+        offset = 0.0
+        for candidate in np.arange(0.0, target.max_offset + 1e-9, 0.05):
+            offset = float(candidate)
+            if _recall(z, y, k, offset) >= target.min_recall:
+                break
+        shifted = z.copy()
+        shifted[:, k] += offset
+        report.setdefault(target.head, {})[target.label] = {
+            "offset": round(offset, 3), "min_recall": target.min_recall, "dev_recall_before": _recall(z, y, k, 0.0),
+            "dev_recall_after": _recall(z, y, k, offset), "dev_macro_f1_before": macro_f1(y, z.argmax(axis=1)),
+            "dev_macro_f1_after": macro_f1(y, shifted.argmax(axis=1)), "n_dev": int((y == k).sum()),
+        }
+        with torch.no_grad():
+            model.heads[target.head].bias[k] += offset
+        log.info("decision offset %s/%s = %.2f: dev recall %.3f -> %.3f", target.head, target.label, offset,
+                 _recall(z, y, k, 0.0), _recall(z, y, k, offset))
+    return report
+
+
+# The folder ---------------------------------------------------------------------------------------------------
+
+
+def _libraries() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "safetensors", "numpy", "datasets",
+                 "scikit-learn"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[name] = md.version(name)
+    return out
+
+
+def build_manifest(schema: LabelSchema, calibration: dict[str, Any], ckpt: dict[str, Any], config: TrainConfig,
+                   onnx_info: dict[str, Any], files: Sequence[str]) -> Manifest:
+    heads = {}
+    for h in schema.heads:
+        c = calibration.get(h.name, {})
+        heads[h.name] = HeadCalibration(temperature=float(c.get("temperature", 1.0)),
+                                        threshold=float(c.get("threshold", h.threshold)),
+                                        min_margin=float(c.get("min_margin", h.min_margin)))
+    base = ckpt["base_model"]
+    return Manifest(
+        name=config.export.name,
+        version=config.export.version,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        schema=schema,
+        heads=heads,
+        max_length=config.max_length,
+        query_prefix=QUERY_PREFIX,
+        base_model=BaseModelInfo(**{k: v for k, v in base.items() if not k.startswith("_")}),
+        architecture=ckpt["architecture"],
+        training={"config_file": TRAINING_CONFIG, "recipe": config.name, "kind": ckpt["kind"],
+                  "data_sha256": ckpt["data"], "counts": ckpt["counts"], "best_epoch": ckpt["best_epoch"]},
+        libraries=_libraries(),
+        onnx=onnx_info,
+        files={name: "" for name in files},
+    )
+
+
+def assemble(folder: Path, onnx_path: Path, tokenizer_path: Path, schema: LabelSchema, calibration: dict[str, Any],
+             ckpt: dict[str, Any], config: TrainConfig, onnx_info: dict[str, Any],
+             extra_files: dict[str, str] | None = None) -> Path:
+    """Write a loadable model folder: model.onnx, tokenizer.json, training_config.json, extras, manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if onnx_path.resolve() != (folder / ONNX_FILE).resolve():
+        shutil.copyfile(onnx_path, folder / ONNX_FILE)
+    shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
+    (folder / TRAINING_CONFIG).write_text(json.dumps(ckpt["config"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for name, text in (extra_files or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    files = [ONNX_FILE, TOKENIZER_FILE, TRAINING_CONFIG, *(extra_files or {})]
+    write_manifest(folder, build_manifest(schema, calibration, ckpt, config, onnx_info, files))
+    return folder
+
+
+def runtime_logits(model_dir: Path, examples: Sequence[Example], threads: int = 2) -> dict[str, np.ndarray]:
+    """Per-head log-probabilities at temperature 1 through the real runtime (equal to logits up to a row shift)."""
+    from triage.classify.onnx_model import OnnxClassifier
+
+    clf = OnnxClassifier(model_dir, threads=threads, batch_size=64)
+    if any(c.temperature != 1.0 for c in clf.manifest.heads.values()):
+        raise ValueError(f"{model_dir} is calibrated; runtime_logits needs a temperature-1 candidate folder")
+    out = clf.predict([e.text for e in examples])
+    return {h: np.log(np.clip(p, 1e-30, None)) for h, p in out.probabilities.items()}
+
+
+def dev_scores(model_dir: Path, dev: dict[str, list[Example]], heads: Sequence[str], threads: int) -> tuple[dict, dict]:
+    """({source: {head: macro_f1, accuracy}}, {source: logits}) through the runtime, for exported heads."""
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    logits_by_source = {}
+    for name, rows in dev.items():
+        logits = runtime_logits(model_dir, rows, threads)
+        logits_by_source[name] = logits
+        for head in heads:
+            sel = [i for i, e in enumerate(rows) if head in e.labels]
+            if sel:
+                y = np.array([rows[i].labels[head] for i in sel])
+                pred = logits[head][sel].argmax(axis=1)
+                scores.setdefault(name, {})[head] = {"n": len(sel), "macro_f1": macro_f1(y, pred),
+                                                     "accuracy": float((pred == y).mean())}
+    return scores, logits_by_source
+
+
+def per_head_f1(scores: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
+    """Dev macro-F1 per head, averaged over the dev sources that label it."""
+    heads = sorted({h for per in scores.values() for h in per})
+    return {h: float(np.mean([per[h]["macro_f1"] for per in scores.values() if h in per])) for h in heads}
+
+
+def max_drop_points(ref: dict, new: dict) -> float:
+    """Largest per-head drop (points) of dev macro-F1 (averaged over dev sources) from ``ref`` to ``new``.
+
+    Per head rather than per (source, head): one example of a 170-row dev set is already 0.3 points.
+    """
+    a, b = per_head_f1(ref), per_head_f1(new)
+    return max((100.0 * (a[h] - b[h]) for h in a if h in b), default=0.0)
+
+
+def measure_speed(model_dir: Path, texts: Sequence[str], threads: int, batch_size: int = 32, min_seconds: float = 3.0) -> dict[str, float]:
+    """Posts per second through OnnxClassifier on ``texts`` (batched), after one warm-up pass."""
+    from triage.classify.onnx_model import OnnxClassifier
+
+    clf = OnnxClassifier(model_dir, threads=threads, batch_size=batch_size)
+    texts = list(texts)
+    clf.predict(texts[:batch_size])
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        clf.predict(texts)
+        n += len(texts)
+    seconds = time.perf_counter() - start
+    lengths = [len(x) for x in clf.encode(texts)]
+    single_start = time.perf_counter()
+    for t in texts[:50]:
+        clf.predict([t])
+    single_ms = 1000 * (time.perf_counter() - single_start) / min(50, len(texts))
+    return {"threads": threads, "batch_size": batch_size, "posts_per_second": n / seconds,
+            "mean_tokens": float(np.mean(lengths)), "single_post_ms": single_ms}
+
+
+# Entry point --------------------------------------------------------------------------------------------------
+
+
+def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None, evaluate_test: bool | None = None,
+                    threads: int = 2) -> dict[str, Any]:
+    """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``."""
+    from training.config import TrainConfig
+
+    set_threads(threads)
+    ckpt_dir = checkpoint_dir(Path(checkpoint))
+    ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
+    config = TrainConfig.model_validate(ckpt["config"])
+    schema = load_schema(config.schema_path)
+    heads = schema.head_names
+    model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
+    tokenizer_path = ckpt_dir / TOKENIZER_FILE
+    want_int8 = config.export.int8 if int8 is None else int8
+    do_test = config.export.evaluate_test if evaluate_test is None else evaluate_test
+    out_dir = Path(out_dir)
+
+    from tokenizers import Tokenizer
+
+    data = load_data(config)
+    encode_examples(data.all_examples(), Tokenizer.from_file(str(tokenizer_path)), config.max_length)
+    public_dev = {s: rows for s, rows in data.dev.items() if any(h in e.labels for e in rows for h in heads)}
+
+    offsets = apply_recall_targets(model, public_dev, config, config.optim.eval_batch_size)
+    with tempfile.TemporaryDirectory(prefix="triage-export-") as tmp_name:
+        tmp = Path(tmp_name)
+        fp32 = tmp / "fp32.onnx"
+        t0 = time.perf_counter()
+        export_onnx(model, heads, fp32, config.export.opset)
+        parity = onnx_parity(model, heads, fp32)
+        log.info("ONNX export %.1fs, max |onnx - torch| = %.2e", time.perf_counter() - t0, parity)
+        onnx_info: dict[str, Any] = {"opset": config.export.opset, "exporter": "torch.onnx (TorchScript)",
+                                     "inputs": ["input_ids", "attention_mask"], "outputs": output_names(heads),
+                                     "parity_max_abs_diff_fp32": parity, "decision_offsets": offsets}
+        candidates = {"fp32": fp32}
+        if want_int8:
+            int8_path = tmp / "int8.onnx"
+            onnx_info["int8_quantised"] = quantize_int8(fp32, int8_path, config.export.int8_min_elements)
+            onnx_info["int8_scheme"] = ("weights only: symmetric int8, per output column (MatMul) and per row "
+                                        "(embedding Gather); activations and compute stay fp32")
+            candidates["int8"] = int8_path
+        results = {}
+        for name, path in candidates.items():
+            # Candidates carry temperature 1: their log-probabilities are the logits calibration needs.
+            folder = assemble(tmp / name, path, tokenizer_path, schema, {}, ckpt, config, onnx_info)
+            scores, logits = dev_scores(folder, public_dev, heads, threads)
+            probe = [e.text for rows in public_dev.values() for e in rows[:4]][:12] or ["hello", "שלום"]
+            results[name] = {"folder": folder, "dev": scores, "logits": logits,
+                             "bytes": (folder / ONNX_FILE).stat().st_size,
+                             "batch_invariance": batch_invariance(folder, probe)}
+            log.info("%s: %.1f MB, dev %s", name, results[name]["bytes"] / 1e6,
+                     {s: {h: round(m["macro_f1"], 4) for h, m in per.items()} for s, per in scores.items()})
+        chosen = "fp32"
+        if "int8" in results:
+            drop = max_drop_points(results["fp32"]["dev"], results["int8"]["dev"])
+            onnx_info["int8_max_dev_drop_points"] = round(drop, 3)
+            if drop < config.export.max_int8_drop_points:
+                chosen = "int8"
+            else:
+                log.warning("int8 costs %.2f dev macro-F1 points (limit %.2f): shipping fp32", drop,
+                            config.export.max_int8_drop_points)
+        onnx_info["weights"] = chosen
+        onnx_info["bytes"] = results[chosen]["bytes"]
+        onnx_info["batch_vs_single_max_abs_diff"] = results[chosen]["batch_invariance"]
+        # Recalibrate through the model that ships.
+        calibration = {}
+        for h in schema.heads:
+            ls, ys = [], []
+            for s, rows in public_dev.items():
+                sel = [i for i, e in enumerate(rows) if h.name in e.labels]
+                if sel:
+                    ls.append(results[chosen]["logits"][s][h.name][sel])
+                    ys.append(np.array([rows[i].labels[h.name] for i in sel]))
+            if ls:
+                calibration[h.name] = calibrate_head(np.concatenate(ls), np.concatenate(ys), config.calibration)
+            else:
+                calibration[h.name] = {"temperature": 1.0, "threshold": h.threshold}
+            calibration[h.name]["min_margin"] = h.min_margin
+        final_onnx = tmp / "final.onnx"
+        shutil.copyfile(candidates[chosen], final_onnx)
+
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        assemble(out_dir, final_onnx, tokenizer_path, schema, calibration, ckpt, config, onnx_info)
+
+    metrics: dict[str, Any] = {
+        "model": f"{config.export.name}@{config.export.version}",
+        "kind": ckpt["kind"],
+        "calibration": calibration,
+        "dev": {name: r["dev"] for name, r in results.items()},
+        "dev_torch": ckpt.get("dev"),
+        "onnx": onnx_info,
+    }
+    train_metrics = json.loads((ckpt_dir / METRICS_JSON).read_text(encoding="utf-8"))
+    for key in ("teacher_dev", "delta_points_vs_teacher", "within_tolerance", "examples_per_second", "train_seconds",
+                "best_epoch", "parameters"):
+        if key in train_metrics:
+            metrics[key] = train_metrics[key]
+    teacher_ckpt = ckpt_dir.parent / "teacher" / METRICS_JSON
+    if ckpt["kind"] == "student" and teacher_ckpt.is_file():
+        t = json.loads(teacher_ckpt.read_text(encoding="utf-8"))
+        metrics["teacher"] = {"examples_per_second": t.get("examples_per_second"), "train_seconds": t.get("train_seconds"),
+                              "best_epoch": t.get("best_epoch"), "parameters": t.get("parameters")}
+    if do_test:
+        from training.evaluate import evaluate_test_sets
+
+        metrics["test"] = evaluate_test_sets(out_dir, data, schema, threads=threads)
+    if config.export.measure_speed:
+        speed_texts = [e.text for rows in data.test.values() for e in rows][:512] or ["hello"]
+        metrics["speed"] = [measure_speed(out_dir, speed_texts, n) for n in (1, 2)]
+    from training.card import model_card
+
+    card = model_card(metrics, ckpt, config, schema, onnx_info)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=_jsonable) + "\n",
+                                        encoding="utf-8")
+    (out_dir / CARD_FILE).write_text(card, encoding="utf-8")
+    manifest_files = [ONNX_FILE, TOKENIZER_FILE, TRAINING_CONFIG, METRICS_FILE, CARD_FILE]
+    write_manifest(out_dir, build_manifest(schema, calibration, ckpt, config, onnx_info, manifest_files))
+    log.info("exported %s (%s, %.1f MB) to %s", ckpt["kind"], chosen, onnx_info["bytes"] / 1e6, out_dir)
+    return metrics
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
