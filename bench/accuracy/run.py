@@ -372,15 +372,15 @@ def accuracy_targets(r: dict[str, Any], recipe_targets: Sequence[dict[str, Any]]
     """The recipe's targets on the shipped model, then the distillation tolerance per head."""
     out: list[Target] = []
     corpus_models = (r.get("corpus") or {}).get("models", {})
-    student = (corpus_models.get("student") or {}).get("metrics", {})
+    student = (corpus_models.get("shipped") or {}).get("metrics", {})
     he_models = (r.get("he_fb") or {}).get("models", {})
-    he_fb = he_models.get("student")
+    he_fb = he_models.get("shipped")
 
     def others(models: dict[str, Any], head: str, lang: str, metric: str, nested: bool) -> str:
         """The same figure for the other models, as the 'why' of a miss."""
         parts = []
         for name, res in models.items():
-            if name == "student" or not res:
+            if name == "shipped" or not res:
                 continue
             m = (res.get("metrics") or {}).get(head) if nested else res
             g = (m or {}).get("all") if lang == "all" else (m or {}).get("by_language", {}).get(lang)
@@ -464,8 +464,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     limits: dict[str, int | None] = {"test": 40, "train": 150} if smoke else {"test": None, "train": None}
 
     student, how = load_model(model_dir, args.threads)
-    models: dict[str, Any] = {"student": student}
-    described = {"student": f"{student.version}: {how}"}
+    models: dict[str, Any] = {"shipped": student}
+    described = {"shipped": f"{student.version}: {how}"}
     teacher_dir = teacher_dir or find_teacher(model_dir, None)
     if teacher_dir is not None:
         teacher = section("loading the teacher", lambda: load_model(Path(teacher_dir), args.threads))
@@ -558,7 +558,7 @@ def accuracy_markdown(r: dict[str, Any]) -> str:
         lines += [f"## Project test split ({corpus['n']} posts; TF-IDF trained on {corpus['train_rows']})", "",
                   md_table(["head", "language", "model", "n", "accuracy", "macro-F1", "ECE", "critical recall"],
                            _head_rows(corpus)), ""]
-        student = (corpus["models"].get("student") or {}).get("metrics", {})
+        student = (corpus["models"].get("shipped") or {}).get("metrics", {})
         for head, m in student.items():
             labels = list(m["all"]["per_class"])
             rows = []
@@ -567,7 +567,7 @@ def accuracy_markdown(r: dict[str, Any]) -> str:
                     pc = res["metrics"][head]["all"]["per_class"]
                     rows.append([name, *[pc[lab]["f1"] if pc[lab]["support"] else None for lab in labels]])
             lines += [f"### Per-class F1: {head}", "", md_table(["model", *labels], rows), ""]
-        auto = (corpus["models"].get("student") or {}).get("automation")
+        auto = (corpus["models"].get("shipped") or {}).get("automation")
         if auto:
             lines += ["## Sent to a person, and the accuracy of the rest (shipped model)", ""]
             rows = []

@@ -162,10 +162,10 @@ def test_accuracy_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
          "--out", str(tmp_path / "out"))
     result = json.loads((tmp_path / "out" / "accuracy.json").read_text(encoding="utf-8"))
     corpus = result["corpus"]["models"]
-    assert set(corpus) == {"student", "teacher", "tfidf"}
-    intent = corpus["student"]["metrics"]["intent"]["all"]
+    assert set(corpus) == {"shipped", "teacher", "tfidf"}
+    intent = corpus["shipped"]["metrics"]["intent"]["all"]
     assert {"accuracy", "macro_f1", "ece", "per_class"} <= set(intent)
-    assert corpus["student"]["automation"]["curve"]
+    assert corpus["shipped"]["automation"]["curve"]
     assert any(t["name"].startswith("distillation") and t["measured"] is not None for t in result["targets"])
     if (ROOT.parent / "shared" / "datasets" / "he-sentiment-facebook").is_dir():
         assert "tfidf" in result["he_fb"]["models"]

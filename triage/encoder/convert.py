@@ -21,7 +21,6 @@ CLI: ``python -m triage.encoder.convert [--cache DIR]`` prints the folder.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save_file
 
+from triage.artifact import sha256_file
 from triage.encoder.e5s1 import E5S1File, dequantize, expected_tensor_shapes, read_e5s1
 from triage.encoder.tokenizer import build_tokenizer
 from triage.errors import ModelArtifactError
@@ -91,15 +91,6 @@ def hf_key(name: str) -> str:
         suffix = "weight" if kind == "w" else "bias"
         return f"encoder.layer.{int(layer[1:])}.{_LAYER_KEYS[part]}.{suffix}"
     raise ModelArtifactError(f"E5S1 tensor {name!r} has no BertModel counterpart")
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def default_cache_dir() -> Path:
