@@ -15,13 +15,13 @@ def _training_logs() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _require_training() -> None:
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        typer.echo(f"error: training needs the train extra (pip install -e '.[train]'): {exc}", err=True)
-        raise typer.Exit(2) from exc
+def _require_training(modules: tuple[str, ...] = ("torch", "transformers", "datasets")) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        typer.echo(f"error: this command needs the train extra (pip install -e '.[train]'); missing {missing}", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -88,6 +88,7 @@ def evaluate(
     threads: int = typer.Option(2, "--threads"),
 ) -> None:
     """Metrics JSON, a Markdown report and a confusion matrix per head, beside a TF-IDF baseline."""
+    _require_training(("datasets", "sklearn", "matplotlib"))
     _training_logs()
     from training.evaluate import evaluate as run_evaluation
 
