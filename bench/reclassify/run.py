@@ -56,7 +56,7 @@ from bench.common import (
 )
 
 AT = "2025-06-01T00:00:00+00:00"  # fixed reclassified_at: every engine's output can be compared byte for byte
-MODES = ("baseline", "local-1", "local", "ray")
+MODES = ("local-1", "local", "ray", "baseline")
 CHANNELS = ("facebook", "instagram", "twitter", "whatsapp", "messenger", "review", "web")
 EMOJIS = ("🙏", "😡", "😂", "👏", "🔥", "💔", "🤬", "❤️", "🙄", "😭")
 HEADS = ("intent", "sentiment", "urgency")
@@ -294,6 +294,8 @@ def compare(outputs: dict[str, Path]) -> dict[str, Any]:
 def markdown(data: dict[str, Any]) -> str:
     runs = data["runs"]
     lines = ["# Reclassify benchmark", ""]
+    if not data.get("complete", True):
+        lines += ["> **Incomplete: the benchmark is still running (or was stopped); rows below are the runs done so far.**", ""]
     if data.get("warning"):
         lines += [f"> **{data['warning']}**", ""]
     lines += [
@@ -339,7 +341,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.memory_rows = min(args.memory_rows, 200)
         args.chunk_size = min(args.chunk_size, 100)
     out_dir = results_dir(args.smoke, args.out)
-    work = Path(tempfile.mkdtemp(prefix="triage-bench-reclassify-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="triage-bench-reclassify-"))
+    work.mkdir(parents=True, exist_ok=True)
     warning = None
     if args.tiny_model:
         from bench.speed.torch_baseline import build_tiny_artifact
@@ -370,54 +373,85 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         notes.add(f"the machine was not idle at the start (load average {header['machine']['load_average']}): other "
                   "processes share the CPUs, so every rows/s figure here is a lower bound")  # fmt: skip
 
-    log(f"building {args.rows:,} rows (and {args.memory_rows:,} for the memory check)")
-    big = build_input(work / f"posts-{args.rows}.parquet", args.rows)
-    small = build_input(work / f"posts-{args.memory_rows}.parquet", args.memory_rows)
+    log(f"work folder {work} (pass --work {work} to reuse it after an interruption)")
+    big = _input(work, args.rows)
+    small = _input(work, args.memory_rows)
     modes = [m for m in args.modes.split(",") if m]
-    runs, outputs = [], {}
-    for mode in modes:
-        if mode == "ray":
-            try:
-                __import__("ray")
-            except ImportError:
-                notes.add("ray is not installed: the ray mode was skipped (pip install -e '.[ray]')")
-                continue
-        log(f"{mode}: {args.rows:,} rows")
-        outputs[mode] = work / f"out-{mode}.parquet"
-        result = measure(mode, Path(big["path"]), outputs[mode], args)
-        log(f"{mode}: {result['rows_per_s']} rows/s, peak RSS {result['peak_tree_rss_mb']} MiB")
-        runs.append(result)
-    memory = []
-    for mode in ("local-1", "baseline"):
-        if mode in modes:
-            log(f"{mode}: {args.memory_rows:,} rows (memory check)")
-            memory.append(measure(mode, Path(small["path"]), work / f"small-{mode}.parquet", args))
-            memory.append(next(r for r in runs if r["mode"] == mode))
+    if "ray" in modes:
+        try:
+            __import__("ray")
+        except ImportError:
+            notes.add("ray is not installed: the ray mode was skipped (pip install -e '.[ray]')")
+            modes.remove("ray")
+    # Each measurement is kept in the work folder: a killed benchmark reruns only what is missing.
+    plan = [(m, args.rows, big) for m in modes]
+    plan += [(m, args.memory_rows, small) for m in ("local-1", "baseline") if m in modes and args.memory_rows < args.rows]
+    runs: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    outputs: dict[str, Path] = {}
+    data: dict[str, Any] = {}
+    for mode, rows, source in plan:
+        record = work / f"run-{mode}-{rows}.json"
+        output = work / f"out-{mode}-{rows}.parquet"
+        if record.is_file() and output.is_file():
+            result = json.loads(record.read_text(encoding="utf-8"))
+            log(f"{mode}: {rows:,} rows (kept from an earlier run)")
+        else:
+            log(f"{mode}: {rows:,} rows")
+            result = measure(mode, Path(source["path"]), output, args)
+            record.write_text(json.dumps(result), encoding="utf-8")
+            log(f"{mode}: {result['rows_per_s']} rows/s, peak RSS {result['peak_tree_rss_mb']} MiB")
+        if rows == args.rows:
+            runs.append(result)
+            outputs[mode] = output
+        if mode in ("local-1", "baseline"):
+            memory.append(result)
+        data = _results(header, warning, big, small, args, runs, memory, outputs, notes, complete=False)
+        write_results("reclassify", data, markdown(data), out_dir)
+    data = _results(header, warning, big, small, args, runs, memory, outputs, notes, complete=True)
+    paths = write_results("reclassify", data, markdown(data), out_dir)
+    log(f"results: {paths[0]} and {paths[1]}")
+    return data
+
+
+def _input(work: Path, rows: int) -> dict[str, Any]:
+    path = work / f"posts-{rows}.parquet"
+    info = work / f"posts-{rows}.json"
+    if path.is_file() and info.is_file():
+        return dict(json.loads(info.read_text(encoding="utf-8")))
+    log(f"building {rows:,} rows")
+    built = build_input(path, rows)
+    info.write_text(json.dumps(built), encoding="utf-8")
+    return built
+
+
+def _results(
+    header: dict[str, Any], warning: str | None, big: dict[str, Any], small: dict[str, Any], args: argparse.Namespace,
+    runs: list[dict[str, Any]], memory: list[dict[str, Any]], outputs: dict[str, Path], notes: Notes, complete: bool,
+) -> dict[str, Any]:
     verdict = ""
     by = {(m["mode"], m["input_rows"]): m["peak_tree_rss_mb"] for m in memory}
     if ("local-1", args.rows) in by and ("local-1", args.memory_rows) in by:
         grow_local = by[("local-1", args.rows)] - by[("local-1", args.memory_rows)]
         verdict = (f"local engine: {by[('local-1', args.memory_rows)]} MiB at {args.memory_rows:,} rows, "
                    f"{by[('local-1', args.rows)]} MiB at {args.rows:,} rows (growth {grow_local:+.1f} MiB for "
-                   f"{args.rows / args.memory_rows:.0f}x the rows).")  # fmt: skip
+                   f"{args.rows / args.memory_rows:.0f}x the rows).")
         if ("baseline", args.rows) in by and ("baseline", args.memory_rows) in by:
             grow_base = by[("baseline", args.rows)] - by[("baseline", args.memory_rows)]
             verdict += f" Baseline: growth {grow_base:+.1f} MiB."
-    data = {
+    return {
         "header": header,
+        "complete": complete,
         "warning": warning,
         "input": big,
         "memory_input": small,
         "chunk_size": args.chunk_size,
         "runs": runs,
-        "memory": memory,
+        "memory": sorted(memory, key=lambda m: (m["mode"], m["input_rows"])),
         "memory_verdict": verdict,
-        "equality": compare(outputs),
+        "equality": compare(outputs) if complete else {},
         "notes": notes.items,
-    }
-    paths = write_results("reclassify", data, markdown(data), out_dir)
-    log(f"results: {paths[0]} and {paths[1]}")
-    return data
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -444,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--engine-factory", help="module:function returning an Engine instead of a model")
     p.add_argument("--smoke", action="store_true", help="tiny sizes; results in a temporary folder")
     p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
+    p.add_argument("--work", type=Path, default=None, help="work folder to reuse (inputs, outputs, finished runs)")
     run(p.parse_args(argv))
 
 
