@@ -556,7 +556,9 @@ def fmt(value: object, digits: int = 3) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+        if abs(value) < 10:
+            return f"{value:.{digits}f}"
+        return f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 

@@ -19,10 +19,11 @@ from triage.schema import LabelSchema
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "default"
 SLICE = 300
-# The shipped model (12-layer int8 teacher) measures macro-F1 0.584 on this 300-row slice (0.561 on the
-# whole test split, accuracy 0.842): the floors sit a few points under, so a regression fails the test.
-ACCURACY_FLOOR = 0.80
-MACRO_F1_FLOOR = 0.54
+# The shipped model (12-layer int8 teacher, recipe training/configs/default.yaml) measures accuracy 0.873
+# and macro-F1 0.638 on this 300-row slice (0.863 / 0.623 on the whole test split): the floors sit a few
+# points under, so a broken export or runtime fails the test.
+ACCURACY_FLOOR = 0.84
+MACRO_F1_FLOOR = 0.59
 
 
 def _require_model() -> Path:
