@@ -1,6 +1,10 @@
 """Reclassify benchmark: rows/s and peak memory of ``triage reclassify`` beside a single-process baseline.
 
-``python -m bench.reclassify.run [--model models/default] [--rows 100000] [--memory-rows 20000] [--smoke] [--out DIR]``
+``python -m bench.reclassify.run [--model models/default] [--rows 100000] [--memory-rows 20000]
+[--baseline-rows N] [--work DIR] [--smoke] [--out DIR]``
+
+``--work DIR`` keeps inputs, outputs and every finished measurement: after an interruption the same
+command measures only what is missing.
 
 One command:
 
@@ -284,16 +288,22 @@ def _prob_diff(a: tuple[Any, ...], b: tuple[Any, ...]) -> float:
     return worst
 
 
-def compare(outputs: dict[str, Path]) -> dict[str, Any]:
+def compare(outputs: dict[tuple[str, int], Path], rows: int, baseline_rows: int) -> dict[str, Any]:
+    """Engines against ``local-1`` on the same file: bytes for local and ray, labels for the baseline."""
     out: dict[str, Any] = {}
-    ref = outputs.get("local-1")
+    ref = outputs.get(("local-1", rows))
     for mode in ("local", "ray"):
-        if ref and mode in outputs:
-            out[f"{mode}_bytes_equal_local-1"] = outputs[mode].read_bytes() == ref.read_bytes()
-    if ref and "baseline" in outputs:
+        if ref and (mode, rows) in outputs:
+            out[f"{mode}_bytes_equal_local-1"] = outputs[(mode, rows)].read_bytes() == ref.read_bytes()
+    # The baseline is compared on a file both ran: its own size if local-1 ran it too, else the memory file.
+    shared = [n for (m, n) in outputs if m == "baseline" and ("local-1", n) in outputs]
+    if shared:
+        n = baseline_rows if baseline_rows in shared else max(shared)
+        ref = outputs[("local-1", n)]
+        out["baseline_compared_on_rows"] = n
         # Different batches mean different padding, so probabilities may differ in the last printed digit;
         # labels must not (beyond a near-tie flipping), so they are counted apart from the probabilities.
-        base = _labels(outputs["baseline"], only_scored=False)
+        base = _labels(outputs[("baseline", n)], only_scored=False)
         streamed = _labels(ref, only_scored=True)
         scored = {k: v for k, v in streamed.items() if k in base}
         n = len(HEADS)
@@ -320,6 +330,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"Input: {data['input']['rows']:,} rows ({data['input']['mb']} MiB Parquet, {data['input']['bad_rows']} bad rows), "
         f"built from {data['input']['source']} with seed {data['input']['seed']}. Chunk size {data['chunk_size']}.",
         "",
+    ]
+    if data.get("baseline_rows", data["input"]["rows"]) != data["input"]["rows"]:
+        lines += [f"The baseline ran on its own {data['baseline_rows']:,}-row file from the same generator "
+                  "(it holds the whole file in memory and is the slowest mode).", ""]  # fmt: skip
+    lines += [
         "## Throughput and memory",
         "",
         md_table(
@@ -402,11 +417,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             notes.add("ray is not installed: the ray mode was skipped (pip install -e '.[ray]')")
             modes.remove("ray")
     # Each measurement is kept in the work folder: a killed benchmark reruns only what is missing.
-    plan = [(m, args.rows, big) for m in modes]
-    plan += [(m, args.memory_rows, small) for m in ("local-1", "baseline") if m in modes and args.memory_rows < args.rows]
+    # The baseline holds the whole file in memory and is the slowest: --baseline-rows may run it on fewer rows.
+    baseline_rows = min(args.baseline_rows or args.rows, args.rows)
+    mid = big if baseline_rows == args.rows else _input(work, baseline_rows)
+    plan = [(m, baseline_rows if m == "baseline" else args.rows, mid if m == "baseline" else big) for m in modes]
+    plan += [(m, args.memory_rows, small) for m in ("local-1", "baseline")
+             if m in modes and args.memory_rows < (baseline_rows if m == "baseline" else args.rows)]  # fmt: skip
     runs: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
-    outputs: dict[str, Path] = {}
+    outputs: dict[tuple[str, int], Path] = {}
     data: dict[str, Any] = {}
     for mode, rows, source in plan:
         record = work / f"run-{mode}-{rows}.json"
@@ -419,9 +438,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result = measure(mode, Path(source["path"]), output, args)
             record.write_text(json.dumps(result), encoding="utf-8")
             log(f"{mode}: {result['rows_per_s']} rows/s, peak RSS {result['peak_tree_rss_mb']} MiB")
-        if rows == args.rows:
+        outputs[(mode, rows)] = output
+        if rows == (baseline_rows if mode == "baseline" else args.rows):
             runs.append(result)
-            outputs[mode] = output
         if mode in ("local-1", "baseline"):
             memory.append(result)
         data = _results(header, warning, big, small, args, runs, memory, outputs, notes, complete=False)
@@ -449,14 +468,17 @@ def _results(
 ) -> dict[str, Any]:
     verdict = ""
     by = {(m["mode"], m["input_rows"]): m["peak_tree_rss_mb"] for m in memory}
+    baseline_rows = min(args.baseline_rows or args.rows, args.rows)
     if ("local-1", args.rows) in by and ("local-1", args.memory_rows) in by:
         grow_local = by[("local-1", args.rows)] - by[("local-1", args.memory_rows)]
         verdict = (f"local engine: {by[('local-1', args.memory_rows)]} MiB at {args.memory_rows:,} rows, "
                    f"{by[('local-1', args.rows)]} MiB at {args.rows:,} rows (growth {grow_local:+.1f} MiB for "
                    f"{args.rows / args.memory_rows:.0f}x the rows).")
-        if ("baseline", args.rows) in by and ("baseline", args.memory_rows) in by:
-            grow_base = by[("baseline", args.rows)] - by[("baseline", args.memory_rows)]
-            verdict += f" Baseline: growth {grow_base:+.1f} MiB."
+        if ("baseline", baseline_rows) in by and ("baseline", args.memory_rows) in by:
+            grow_base = by[("baseline", baseline_rows)] - by[("baseline", args.memory_rows)]
+            verdict += (f" Baseline (whole file in memory): {by[('baseline', args.memory_rows)]} MiB at "
+                        f"{args.memory_rows:,} rows, {by[('baseline', baseline_rows)]} MiB at {baseline_rows:,} rows "
+                        f"(growth {grow_base:+.1f} MiB).")
     return {
         "header": header,
         "complete": complete,
@@ -467,7 +489,8 @@ def _results(
         "runs": runs,
         "memory": sorted(memory, key=lambda m: (m["mode"], m["input_rows"])),
         "memory_verdict": verdict,
-        "equality": compare(outputs) if complete else {},
+        "baseline_rows": baseline_rows,
+        "equality": compare(outputs, args.rows, baseline_rows) if complete else {},
         "notes": notes.items,
     }  # fmt: skip
 
@@ -491,6 +514,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rows", type=int, default=100_000, help="rows in the benchmark file")
     p.add_argument("--memory-rows", type=int, default=20_000, help="rows of the smaller file for the memory check")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    p.add_argument("--baseline-rows", type=int, default=None,
+                   help="rows for the slow whole-file baseline (default --rows; its own file, same generator)")
     p.add_argument("--chunk-size", type=int, default=1000)
     p.add_argument("--tiny-model", action="store_true", help="no trained model: use a random tiny ONNX model")
     p.add_argument("--engine-factory", help="module:function returning an Engine instead of a model")

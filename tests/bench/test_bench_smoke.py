@@ -175,17 +175,19 @@ def test_accuracy_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
 def test_reclassify_benchmark_smoke_and_resume(tiny_model: Path, tmp_path: Path) -> None:
     work, out = tmp_path / "work", tmp_path / "out"
     args = ("--smoke", "--model", str(tiny_model), "--out", str(out), "--work", str(work),
-            "--modes", "local-1,local,baseline", "--memory-rows", "100")  # fmt: skip
+            "--modes", "local-1,local,baseline", "--memory-rows", "100", "--baseline-rows", "300")  # fmt: skip
     _run("bench.reclassify.run", *args)
     result = json.loads((out / "reclassify.json").read_text(encoding="utf-8"))
     assert result["complete"] is True
     assert [r["mode"] for r in result["runs"]] == ["local-1", "local", "baseline"]
-    assert all(r["rows"] == 600 and r["rows_per_s"] > 0 for r in result["runs"])
+    assert [r["rows"] for r in result["runs"]] == [600, 600, 300]
+    assert all(r["rows_per_s"] > 0 for r in result["runs"])
     assert result["equality"]["local_bytes_equal_local-1"] is True
-    assert result["equality"]["baseline_rows_compared"] > 500
+    assert result["equality"]["baseline_compared_on_rows"] == 100
+    assert result["equality"]["baseline_rows_compared"] > 80
     assert result["equality"]["baseline_max_abs_probability_diff"] < 1e-3
     assert {(m["mode"], m["input_rows"]) for m in result["memory"]} == {
-        ("local-1", 100), ("local-1", 600), ("baseline", 100), ("baseline", 600)}
+        ("local-1", 100), ("local-1", 600), ("baseline", 100), ("baseline", 300)}
     # A rerun with the same work folder measures nothing again: every run is kept from the first one.
     first = {r["mode"]: r["job_s"] for r in result["runs"]}
     done = _run("bench.reclassify.run", *args)
