@@ -22,8 +22,8 @@ One command:
    * ``ray`` — ``--engine ray`` on a local Ray started for the run (its start is timed apart);
 
 3. checks that every engine wrote the same bytes (local-1 = local = ray) and the same labels as the
-   baseline, and measures memory flatness: the peak RSS of ``local-1`` and ``baseline`` at
-   ``--memory-rows`` and at ``--rows``;
+   baseline, and measures memory flatness: the peak RSS of the ``--memory-modes`` (default ``local-1``
+   and ``baseline``) at ``--memory-rows`` and at ``--rows`` (``--baseline-rows`` for the baseline);
 4. writes ``bench/results/reclassify.json`` and ``reclassify.md`` with the machine description.
 
 With no trained model (no ``models/default/manifest.json``) pass ``--tiny-model`` (a random ONNX model
@@ -289,17 +289,21 @@ def _prob_diff(a: tuple[Any, ...], b: tuple[Any, ...]) -> float:
 
 
 def compare(outputs: dict[tuple[str, int], Path], rows: int, baseline_rows: int) -> dict[str, Any]:
-    """Engines against ``local-1`` on the same file: bytes for local and ray, labels for the baseline."""
+    """Engines against the first of local-1 / local on the same file: bytes for the others, labels for the baseline."""
     out: dict[str, Any] = {}
-    ref = outputs.get(("local-1", rows))
-    for mode in ("local", "ray"):
-        if ref and (mode, rows) in outputs:
-            out[f"{mode}_bytes_equal_local-1"] = outputs[(mode, rows)].read_bytes() == ref.read_bytes()
-    # The baseline is compared on a file both ran: its own size if local-1 ran it too, else the memory file.
-    shared = [n for (m, n) in outputs if m == "baseline" and ("local-1", n) in outputs]
+    ref_mode = next((m for m in ("local-1", "local") if (m, rows) in outputs), None)
+    if ref_mode:
+        ref = outputs[(ref_mode, rows)]
+        for mode in ("local", "ray"):
+            if mode != ref_mode and (mode, rows) in outputs:
+                out[f"{mode}_bytes_equal_{ref_mode}"] = outputs[(mode, rows)].read_bytes() == ref.read_bytes()
+    # The baseline is compared on a file a streaming engine also ran: its own size if possible, else the memory file.
+    shared = [(n, e) for (m, n) in outputs if m == "baseline" for e in ("local-1", "local") if (e, n) in outputs]
     if shared:
-        n = baseline_rows if baseline_rows in shared else max(shared)
-        ref = outputs[("local-1", n)]
+        n, engine = max(shared, key=lambda t: (t[0] == baseline_rows, t[0], t[1] == "local-1"))
+        ref = outputs[(engine, n)]
+        out["baseline_compared_with"] = f"{engine}, {n:,} rows"
+        out["baseline_compared_on_rows"] = n
         out["baseline_compared_on_rows"] = n
         # Different batches mean different padding, so probabilities may differ in the last printed digit;
         # labels must not (beyond a near-tie flipping), so they are counted apart from the probabilities.
@@ -421,7 +425,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline_rows = min(args.baseline_rows or args.rows, args.rows)
     mid = big if baseline_rows == args.rows else _input(work, baseline_rows)
     plan = [(m, baseline_rows if m == "baseline" else args.rows, mid if m == "baseline" else big) for m in modes]
-    plan += [(m, args.memory_rows, small) for m in ("local-1", "baseline")
+    memory_modes = [m for m in args.memory_modes.split(",") if m]
+    plan += [(m, args.memory_rows, small) for m in memory_modes
              if m in modes and args.memory_rows < (baseline_rows if m == "baseline" else args.rows)]  # fmt: skip
     runs: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
@@ -441,7 +446,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         outputs[(mode, rows)] = output
         if rows == (baseline_rows if mode == "baseline" else args.rows):
             runs.append(result)
-        if mode in ("local-1", "baseline"):
+        if mode in memory_modes:
             memory.append(result)
         data = _results(header, warning, big, small, args, runs, memory, outputs, notes, complete=False)
         write_results("reclassify", data, markdown(data), out_dir)
@@ -469,16 +474,17 @@ def _results(
     verdict = ""
     by = {(m["mode"], m["input_rows"]): m["peak_tree_rss_mb"] for m in memory}
     baseline_rows = min(args.baseline_rows or args.rows, args.rows)
-    if ("local-1", args.rows) in by and ("local-1", args.memory_rows) in by:
-        grow_local = by[("local-1", args.rows)] - by[("local-1", args.memory_rows)]
-        verdict = (f"local engine: {by[('local-1', args.memory_rows)]} MiB at {args.memory_rows:,} rows, "
-                   f"{by[('local-1', args.rows)]} MiB at {args.rows:,} rows (growth {grow_local:+.1f} MiB for "
-                   f"{args.rows / args.memory_rows:.0f}x the rows).")
-        if ("baseline", baseline_rows) in by and ("baseline", args.memory_rows) in by:
-            grow_base = by[("baseline", baseline_rows)] - by[("baseline", args.memory_rows)]
-            verdict += (f" Baseline (whole file in memory): {by[('baseline', args.memory_rows)]} MiB at "
-                        f"{args.memory_rows:,} rows, {by[('baseline', baseline_rows)]} MiB at {baseline_rows:,} rows "
-                        f"(growth {grow_base:+.1f} MiB).")
+    for mode in ("local-1", "local", "ray"):
+        if (mode, args.rows) in by and (mode, args.memory_rows) in by:
+            grow = by[(mode, args.rows)] - by[(mode, args.memory_rows)]
+            verdict += (f"{mode}: {by[(mode, args.memory_rows)]} MiB at {args.memory_rows:,} rows, "
+                        f"{by[(mode, args.rows)]} MiB at {args.rows:,} rows (growth {grow:+.1f} MiB for "
+                        f"{args.rows / args.memory_rows:.0f}x the rows). ")
+    if ("baseline", baseline_rows) in by and ("baseline", args.memory_rows) in by:
+        grow_base = by[("baseline", baseline_rows)] - by[("baseline", args.memory_rows)]
+        verdict += (f"Baseline (whole file in memory): {by[('baseline', args.memory_rows)]} MiB at "
+                    f"{args.memory_rows:,} rows, {by[('baseline', baseline_rows)]} MiB at {baseline_rows:,} rows "
+                    f"(growth {grow_base:+.1f} MiB).")
     return {
         "header": header,
         "complete": complete,
@@ -488,7 +494,7 @@ def _results(
         "chunk_size": args.chunk_size,
         "runs": runs,
         "memory": sorted(memory, key=lambda m: (m["mode"], m["input_rows"])),
-        "memory_verdict": verdict,
+        "memory_verdict": verdict.strip(),
         "baseline_rows": baseline_rows,
         "equality": compare(outputs, args.rows, baseline_rows) if complete else {},
         "notes": notes.items,
@@ -514,6 +520,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rows", type=int, default=100_000, help="rows in the benchmark file")
     p.add_argument("--memory-rows", type=int, default=20_000, help="rows of the smaller file for the memory check")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    p.add_argument("--memory-modes", default="local-1,baseline",
+                   help="modes also run on --memory-rows rows, to show how peak memory grows with the input")
     p.add_argument("--baseline-rows", type=int, default=None,
                    help="rows for the slow whole-file baseline (default --rows; its own file, same generator)")
     p.add_argument("--chunk-size", type=int, default=1000)
