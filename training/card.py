@@ -47,13 +47,13 @@ def dev_compare(title: str, columns: dict[str, dict[str, dict[str, dict[str, flo
     return [*lines, ""]
 
 
-# What a public source is, for the card: the dataset folder under ../shared/datasets and its licence.
+# A public source kind -> its dataset folder under ../shared/datasets and its licence, for the card.
 PUBLIC_SOURCES = {
     "he_sentiment_facebook": "he-sentiment-facebook (MIT)",
     "complaints": "en-complaints-severity (MIT)",
     "youtube_spam": "en-youtube-spam (CC BY 4.0)",
     "customer_care_threads": "en-customer-care-threads (Apache 2.0, unlabeled)",
-    "banking77": "banking77 (CC BY 4.0)",
+    "banking77": "en-banking77 (CC BY 4.0)",
 }
 
 # Known, measured caveats of a source, printed in the card of any model trained with it.
