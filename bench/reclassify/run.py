@@ -310,9 +310,9 @@ def compare(outputs: dict[tuple[str, int], Path], rows: int, baseline_rows: int)
         base = _labels(outputs[("baseline", n)], only_scored=False)
         streamed = _labels(ref, only_scored=True)
         scored = {k: v for k, v in streamed.items() if k in base}
-        n = len(HEADS)
-        label_differ = [k for k, v in scored.items() if base[k][:n] != v[:n]]
-        prob_diff = max((_prob_diff(base[k][n:], v[n:]) for k, v in scored.items()), default=0.0)
+        h = len(HEADS)  # each row: the labels, then the probability columns
+        label_differ = [k for k, v in scored.items() if base[k][:h] != v[:h]]
+        prob_diff = max((_prob_diff(base[k][h:], v[h:]) for k, v in scored.items()), default=0.0)
         out["baseline_rows_compared"] = len(scored)
         out["baseline_rows_with_a_different_label"] = len(label_differ)
         out["baseline_differing_examples"] = label_differ[:5]
@@ -422,7 +422,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             modes.remove("ray")
     # Each measurement is kept in the work folder: a killed benchmark reruns only what is missing.
     # The baseline holds the whole file in memory and is the slowest: --baseline-rows may run it on fewer rows.
-    baseline_rows = min(args.baseline_rows or args.rows, args.rows)
+    baseline_rows = args.baseline_rows = min(args.baseline_rows or args.rows, args.rows)
     mid = big if baseline_rows == args.rows else _input(work, baseline_rows)
     plan = [(m, baseline_rows if m == "baseline" else args.rows, mid if m == "baseline" else big) for m in modes]
     memory_modes = [m for m in args.memory_modes.split(",") if m]
@@ -473,7 +473,7 @@ def _results(
 ) -> dict[str, Any]:
     verdict = ""
     by = {(m["mode"], m["input_rows"]): m["peak_tree_rss_mb"] for m in memory}
-    baseline_rows = min(args.baseline_rows or args.rows, args.rows)
+    baseline_rows = args.baseline_rows  # already bounded by --rows in run()
     for mode in ("local-1", "local", "ray"):
         if (mode, args.rows) in by and (mode, args.memory_rows) in by:
             grow = by[(mode, args.rows)] - by[(mode, args.memory_rows)]
