@@ -1,0 +1,1 @@
+"""Real posts from ``../shared/datasets``: the labeling sample, the project's labels, and their loader."""
