@@ -472,7 +472,7 @@ def find_corpus_dir(explicit: Path | None = None) -> Path | None:
 
 def load_corpus_rows(corpus_dir: Path, splits: Sequence[str] = ("train", "dev", "test")) -> dict[str, list[dict]]:
     """Raw rows (dicts) of each split present, validated with the corpus record model."""
-    from triage.corpus.records import load_split
+    from training.corpus.records import load_split
 
     out: dict[str, list[dict]] = {}
     for split in splits:

@@ -15,7 +15,7 @@ Modules:
 - ``metrics``    Prometheus metrics, one registry per app
 - ``logging``    structured JSON log lines without personal data
 - ``server``     ``serve(settings)``: uvicorn with N workers, loopback-only without API keys
-- ``bench``      the throughput benchmark (per-request vs micro-batching, 1 vs N workers)
+
 
 Importing this package imports nothing heavy; FastAPI is loaded by ``serving.app``.
 """

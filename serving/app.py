@@ -13,7 +13,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Principal, make_auth
 from serving.errors import ERROR_CODES, LOG_KEY, ApiError, ErrorResponse, error_response, install_handlers
-from serving.feedback import FeedbackStore, check_head_label, redact_text
+from serving.feedback import FeedbackStore, check_head_label
 from serving.inference import InferenceRunner
 from serving.metrics import Metrics
 from serving.middleware import RequestMiddleware
@@ -45,6 +44,7 @@ from serving.settings import ServeSettings
 from triage import __version__
 from triage.engine import Engine
 from triage.errors import TriageError
+from triage.prepare import TextStages
 from triage.text.validate import TextLimits, check_text, decode_utf8
 from triage.types import Post, TriageResult
 
@@ -131,54 +131,6 @@ def _lone_surrogate(value: Any, path: str) -> str | None:
     return None
 
 
-def known_brands(engine: Engine) -> frozenset[str] | None:
-    """Brands the engine has policies for, or None when it does not route (then any brand is accepted).
-
-    Read from ``engine.brands`` or the router's ``brands`` / ``routers`` (``triage.routing.BrandRouter``).
-    """
-    for owner in (engine, getattr(engine, "router", None)):
-        if owner is None:
-            continue
-        for attr in ("brands", "routers"):
-            value = getattr(owner, attr, None)
-            if callable(value):
-                value = value()
-            if value is not None:
-                return frozenset(value)
-    return None
-
-
-_NO_DEFAULT = object()
-
-
-def _has_default_brand(engine: Engine) -> bool:
-    """False only when the engine routes and has no brand for posts that name none."""
-    return getattr(getattr(engine, "router", None), "default_brand", _NO_DEFAULT) is not None
-
-
-def _metrics_summary(engine: Engine) -> dict[str, Any] | None:
-    """Scalars (and one level of nested scalars) of the model folder's metrics.json, if there is one."""
-    model_dir = getattr(engine.classifier, "model_dir", None)
-    if model_dir is None:
-        return None
-    path = Path(model_dir) / "metrics.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(raw, dict):
-        return None
-
-    def scalars(d: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in d.items() if isinstance(v, int | float | str | bool)}
-
-    out: dict[str, Any] = scalars(raw)
-    for key, value in raw.items():
-        if isinstance(value, dict) and (inner := scalars(value)):
-            out[key] = inner
-    return out
-
-
 class ServiceState:
     """What the routes share in one worker: settings, engine, runner, feedback store, metrics."""
 
@@ -187,6 +139,7 @@ class ServiceState:
         self.metrics = metrics
         self.injected = injected
         self.limits = TextLimits(max_chars=settings.max_chars, reject_bidi_overrides=True)
+        self.stages = TextStages(self.limits)
         self.engine: Engine | None = None
         self.runner: InferenceRunner | None = None
         self.store: FeedbackStore | None = None
@@ -257,12 +210,11 @@ class ServiceState:
 
     def admit(self, engine: Engine, post: Post, principal: Principal | None, prefix: str = "") -> Post:
         """Check a post against the API's limits and the caller's brands; return it with its effective brand."""
-        check_text(post.text, self.limits, field=f"{prefix}text")
-        for j, message in enumerate(post.thread):
-            check_text(message.text, self.limits, field=f"{prefix}thread[{j}].text")
+        # The one validation of this post: the engine is then told it is checked (the service's limits).
+        self.stages.check(post, prefix)
         brand = post.brand if principal is None else principal.brand_for(post.brand, f"{prefix}brand")
-        known = known_brands(engine)
-        if brand is None and known is not None and not _has_default_brand(engine):
+        known = engine.brands
+        if brand is None and known is not None and engine.default_brand is None:
             raise ApiError(
                 422, "brand_required", f"there is no default brand: set {prefix}brand to one of {', '.join(sorted(known))}",
                 field=f"{prefix}brand",
@@ -359,8 +311,8 @@ def _add_routes(router: APIRouter, auth: Callable[..., Any], auth_on: bool) -> N
             check_text(item.note, state.limits, field="note")
 
         def redact() -> tuple[str, str | None]:
-            note = redact_text(engine, item.note) if item.note and item.note.strip() else item.note
-            return redact_text(engine, item.text), note
+            note = engine.redact(item.note) if item.note and item.note.strip() else item.note
+            return engine.redact(item.text), note
 
         # Redaction uses the engine's stages: run it in the inference pool, never beside a model call.
         redacted, note = await runner.call(redact)
@@ -391,14 +343,14 @@ def _add_routes(router: APIRouter, auth: Callable[..., Any], auth_on: bool) -> N
     async def model_info(state: State, caller: Caller) -> ModelInfo:
         """Model version, label schema, evaluation summary, brands and the API's limits."""
         engine, _ = state.require()
-        brands = known_brands(engine)
+        brands = engine.brands
         s = state.settings
         return ModelInfo.model_validate(
             {
                 "model_version": engine.classifier.version,
                 "schema_name": engine.schema_name,
                 "schema": engine.classifier.schema,
-                "metrics": _metrics_summary(engine),
+                "metrics": engine.model_info.metrics,
                 "brands": sorted(brands) if brands is not None else None,
                 "microbatch": s.microbatch,
                 "limits": Limits(

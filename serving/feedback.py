@@ -21,10 +21,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from triage.engine import Engine
 from triage.errors import InputError
 from triage.schema import LabelSchema
-from triage.text.normalise import normalise
 
 
 class Base(DeclarativeBase):
@@ -72,13 +70,6 @@ def check_head_label(schema: LabelSchema, head: str, label: str) -> None:
             code="unknown_label",
             field="label",
         )
-
-
-def redact_text(engine: Engine, text: str) -> str:
-    """The text with personal data replaced, exactly as a TriageResult's ``redacted_text``."""
-    norm = normalise(text)
-    language = engine.language_identifier.identify(norm.text)
-    return engine.entity_extractor.extract(norm, language.language).redacted_text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

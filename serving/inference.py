@@ -63,7 +63,7 @@ class InferenceRunner:
     def _score(self, posts: Sequence[Post]) -> list[TriageResult]:
         # Runs in an inference thread: the timings cover the model call only, not the queueing.
         start = time.perf_counter()
-        results = self.engine.triage_batch(posts)
+        results = self.engine.triage_batch(posts, checked=True)
         self.metrics.inference_seconds.observe(time.perf_counter() - start)
         self.metrics.batch_size.observe(len(posts))
         return results

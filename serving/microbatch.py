@@ -1,6 +1,6 @@
 """An optional asyncio micro-batcher: concurrent single-post requests share one model call.
 
-On by default: in our benchmark on a 2-core machine (``python -m serving.bench``, results in
+On by default: in our benchmark on a 2-core machine (``python -m bench.speed.serving_configs``, results in
 docs/SERVING.md) it served 9-16 % more requests per second than scoring each request alone at full load,
 about as many at moderate load, and added no latency when idle. It pays because one model call for
 several short posts costs much less than one call per post.

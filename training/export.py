@@ -36,6 +36,7 @@ import torch
 
 from training.calibrate import calibrate_head
 from training.config import TrainConfig
+from training.encoder.tokenizer import QUERY_PREFIX
 from training.metrics import macro_f1
 from training.model import MultiHeadModel
 from training.sources import Example
@@ -55,7 +56,6 @@ from triage.artifact import (
     Manifest,
     write_manifest,
 )
-from triage.encoder.tokenizer import QUERY_PREFIX
 from triage.schema import LabelSchema, load_schema
 
 log = logging.getLogger(__name__)

@@ -45,12 +45,12 @@ from tqdm.auto import tqdm
 
 from training.calibrate import calibrate_head
 from training.config import TrainConfig, config_dump
+from training.encoder.tokenizer import QUERY_PREFIX
 from training.metrics import fmt, macro_f1
 from training.model import MultiHeadModel, from_e5, pad_batch, random_encoder_config
 from training.sources import IGNORE, Example, load_source, source_files, stable_seed
 from training.vocab import trim_vocabulary
 from triage.artifact import sha256_file
-from triage.encoder.tokenizer import QUERY_PREFIX
 from triage.errors import ConfigError
 from triage.schema import HeadSpec
 
@@ -560,7 +560,7 @@ def set_threads(n: int) -> None:
 
 def prepare(config: TrainConfig, out_dir: Path, resume: bool) -> tuple[Data, Tokenizer, Path, Path, dict[str, Any]]:
     """Load data, build (or reuse) the trimmed tokenizer, tokenise: (data, tokenizer, its path, base dir, base info)."""
-    from triage.encoder import build_base_model
+    from training.encoder import build_base_model
 
     base_dir = build_base_model()
     source = json.loads((base_dir / "source.json").read_text(encoding="utf-8"))

@@ -32,7 +32,7 @@ from typing import Any
 from tokenizers import Tokenizer
 
 from training.config import VocabConfig
-from triage.encoder.tokenizer import METASPACE, QUERY_PREFIX
+from training.encoder.tokenizer import METASPACE, QUERY_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ ARTIFACT_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+METRICS_FILE = "metrics.json"
 REQUIRED_FILES = (ONNX_FILE, TOKENIZER_FILE)
 
 
@@ -127,3 +128,42 @@ def write_manifest(model_dir: Path, manifest: Manifest) -> Path:
     path = model_dir / MANIFEST
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class ModelInfo(BaseModel):
+    """What a shell may show about the loaded model: identity, schema and a summary of its evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str = Field(description="What every result carries as model_version, e.g. triage-default@1.")
+    schema_name: str
+    model_dir: str | None = None
+    metrics: dict[str, Any] | None = Field(
+        default=None, description="Scalars (and one level of nested scalars) of the folder's metrics.json.")
+
+
+def _scalars(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if isinstance(v, int | float | str | bool)}
+
+
+def metrics_summary(model_dir: Path) -> dict[str, Any] | None:
+    """The scalar part of ``metrics.json`` (one level deep), or None when the folder has none."""
+    try:
+        raw = json.loads((Path(model_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, Any] = _scalars(raw)
+    for key, value in raw.items():
+        if isinstance(value, dict) and (inner := _scalars(value)):
+            out[key] = inner
+    return out
+
+
+def model_info(model_dir: Path, manifest: Manifest) -> ModelInfo:
+    """Read once when the model loads: the manifest's identity and the metrics summary."""
+    return ModelInfo(name=manifest.name, version=f"{manifest.name}@{manifest.version}",
+                     schema_name=manifest.label_schema.name,
+                     model_dir=str(model_dir), metrics=metrics_summary(model_dir))

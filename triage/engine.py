@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
 
+from triage.artifact import ModelInfo
 from triage.classify.base import Classifier, to_classifications
 from triage.entities import EntityExtractor
 from triage.errors import InferenceError, TriageError
+from triage.prepare import TextStages, elapsed_ms
 from triage.text.language import LanguageIdentifier
-from triage.text.normalise import normalise
-from triage.text.validate import TextLimits, check_text
+from triage.text.validate import TextLimits
 from triage.types import (
     Classification,
-    EntitiesResult,
-    LanguageResult,
-    NormalisedText,
     Post,
+    PostContext,
     RoutingDecision,
     SuggestedReply,
     TriageResult,
@@ -33,42 +31,27 @@ from triage.types import (
 
 
 class Router(Protocol):
-    def route(
-        self,
-        post: Post,
-        language: LanguageResult,
-        entities: EntitiesResult,
-        classification: Classification,
-        now: datetime,
-    ) -> RoutingDecision: ...
+    """Routes a prepared, classified post for its brand (``triage.routing.BrandRouter``)."""
+
+    @property
+    def brands(self) -> tuple[str, ...]: ...
+
+    @property
+    def default_brand(self) -> str | None: ...
+
+    def route(self, context: PostContext, classification: Classification, now: datetime) -> RoutingDecision: ...
 
 
 class Replier(Protocol):
     def suggest(
         self,
-        post: Post,
-        norm: NormalisedText,
-        language: LanguageResult,
-        entities: EntitiesResult,
+        post_context: PostContext,
         classification: Classification,
         decision: RoutingDecision | None,
         embedding: np.ndarray | None,
     ) -> tuple[list[SuggestedReply], list[str]]:
         """Ranked replies and notes (e.g. 'no template in Arabic')."""
         ...
-
-
-@dataclass
-class _Prepared:
-    post: Post
-    norm: NormalisedText
-    language: LanguageResult
-    entities: EntitiesResult
-    timings: dict[str, float]
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
 
 
 class Engine:
@@ -87,13 +70,32 @@ class Engine:
         self.classifier = classifier
         self.router = router
         self.replier = replier
-        self.limits = limits or TextLimits()
-        self.language_identifier = language_identifier or LanguageIdentifier()
-        self.entity_extractor = entity_extractor or EntityExtractor()
+        self.stages = TextStages(limits, language_identifier, entity_extractor)
+        self.limits = self.stages.limits
+        self.language_identifier = self.stages.language_identifier
+        self.entity_extractor = self.stages.entity_extractor
 
     @property
     def schema_name(self) -> str:
         return self.classifier.schema.name
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.classifier.info
+
+    @property
+    def brands(self) -> tuple[str, ...] | None:
+        """The brands with a routing policy, or None when the engine does not route (any brand goes)."""
+        return self.router.brands if self.router is not None else None
+
+    @property
+    def default_brand(self) -> str | None:
+        """The brand of posts that name none (None: such posts are refused when the engine routes)."""
+        return self.router.default_brand if self.router is not None else None
+
+    def check(self, post: Post, prefix: str = "") -> None:
+        """Validate a post's texts against the limits; InputError names the field (``prefix`` + path)."""
+        self.stages.check(post, prefix)
 
     def warm_up(self) -> None:
         """Build lazy parts (language detector, tokenizers) now rather than on the first request."""
@@ -107,32 +109,28 @@ class Engine:
             ]
         )
 
-    def _prepare(self, post: Post) -> _Prepared:
-        check_text(post.text, self.limits)
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-        norm = normalise(post.text)
-        timings["normalise"] = _ms(t)
-        t = time.perf_counter()
-        language = self.language_identifier.identify(norm.text)
-        timings["language"] = _ms(t)
-        t = time.perf_counter()
-        entities = self.entity_extractor.extract(norm, language.language)
-        timings["entities"] = _ms(t)
-        return _Prepared(post, norm, language, entities, timings)
+    def prepare(self, post: Post, *, checked: bool = False) -> PostContext:
+        """normalise -> language -> entities: everything but the model (``checked``: validated already)."""
+        return self.stages.prepare(post, checked=checked)
+
+    def redact(self, text: str) -> str:
+        """``text`` with its personal data replaced, exactly as a result's ``redacted_text``."""
+        return self.stages.redact(text)
 
     def triage(self, post: Post, now: datetime | None = None) -> TriageResult:
         return self.triage_batch([post], now=now)[0]
 
-    def triage_batch(self, posts: Sequence[Post], now: datetime | None = None) -> list[TriageResult]:
+    def triage_batch(self, posts: Sequence[Post], now: datetime | None = None, *,
+                     checked: bool = False) -> list[TriageResult]:
         """Triage many posts with one model call. Results equal ``triage`` on each post alone.
 
-        An invalid post raises InputError before any model work, naming its index.
+        An invalid post raises InputError before any model work, naming its index. ``checked``: the
+        caller validated every post with :meth:`check` already (the service does, per request).
         """
         prepared = []
         for i, post in enumerate(posts):
             try:
-                prepared.append(self._prepare(post))
+                prepared.append(self.prepare(post, checked=checked))
             except TriageError as exc:
                 if len(posts) > 1:
                     exc.args = (f"post {i}: {exc.args[0]}",)
@@ -141,13 +139,13 @@ class Engine:
             return []
         t = time.perf_counter()
         try:
-            output = self.classifier.predict([p.norm.text for p in prepared])
+            output = self.classifier.predict([p.normalised.text for p in prepared])
             classifications = to_classifications(self.classifier, output)
         except TriageError:
             raise
         except Exception as exc:  # a broken model must never turn into a guessed label
             raise InferenceError(f"the classifier failed: {type(exc).__name__}: {exc}") from exc
-        classify_ms = _ms(t) / len(prepared)
+        classify_ms = elapsed_ms(t) / len(prepared)
         return [
             self._finish(p, c, output.embeddings[i] if output.embeddings is not None else None, classify_ms, now)
             for i, (p, c) in enumerate(zip(prepared, classifications, strict=True))
@@ -155,28 +153,26 @@ class Engine:
 
     def _finish(
         self,
-        p: _Prepared,
+        p: PostContext,
         classification: Classification,
         embedding: np.ndarray | None,
         classify_ms: float,
         now: datetime | None,
     ) -> TriageResult:
-        timings = dict(p.timings)
+        timings = dict(p.timings_ms)
         timings["classify"] = round(classify_ms, 3)
         decision = None
         if self.router is not None:
             t = time.perf_counter()
             when = now or p.post.created_at or datetime.now(UTC)
-            decision = self.router.route(p.post, p.language, p.entities, classification, when)
-            timings["route"] = _ms(t)
+            decision = self.router.route(p, classification, when)
+            timings["route"] = elapsed_ms(t)
         replies: list[SuggestedReply] = []
         notes: list[str] = []
         if self.replier is not None:
             t = time.perf_counter()
-            replies, notes = self.replier.suggest(
-                p.post, p.norm, p.language, p.entities, classification, decision, embedding
-            )
-            timings["replies"] = _ms(t)
+            replies, notes = self.replier.suggest(p, classification, decision, embedding)
+            timings["replies"] = elapsed_ms(t)
         return TriageResult(
             post_id=p.post.id,
             language=p.language,
@@ -184,7 +180,7 @@ class Engine:
             heads=classification.heads,
             entities=p.entities.entities,
             redacted_text=p.entities.redacted_text,
-            normalised_text=p.norm.text,
+            normalised_text=p.normalised.text,
             routing=decision,
             suggested_replies=replies,
             reply_notes=notes,

@@ -7,6 +7,8 @@ label of the default schema.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -101,3 +103,20 @@ def load_schema(path: Path) -> LabelSchema:
         return LabelSchema.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc)) from exc
+
+
+def suggest_names(value: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(known), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"({hint}known: {', '.join(known)})"
+
+
+def check_head_label(schema: LabelSchema, head: str, label: str) -> str | None:
+    """An error message when ``head``/``label`` are not in the schema's public heads, else None."""
+    heads = [h.name for h in schema.public_heads]
+    if head not in heads:
+        return f"unknown head {head!r} in schema {schema.name!r} {suggest_names(head, heads)}"
+    labels = schema.head(head).labels
+    if label not in labels:
+        return f"unknown label {label!r} for head {head!r} {suggest_names(label, labels)}"
+    return None

@@ -7,6 +7,8 @@ Every stage returns one of these pydantic models, so a stage can be tested, logg
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -37,6 +39,13 @@ EntityType = Literal["phone", "email", "il_id", "card", "order_id", "url", "ment
 ENTITY_TYPES: tuple[str, ...] = ("phone", "email", "il_id", "card", "order_id", "url", "mention")
 # Entity types whose value is personal data: replaced in redacted text, never logged.
 REDACTED_TYPES: dict[str, str] = {"phone": "[PHONE]", "email": "[EMAIL]", "il_id": "[IL_ID]", "card": "[CARD]"}
+
+
+EARLIEST_POST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_POST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_METADATA_FIELDS = 64
+MAX_METADATA_CHARS = 1000
+MAX_METADATA_INT = 2**63
 
 
 class _Frozen(BaseModel):
@@ -78,7 +87,28 @@ class Post(_Frozen):
     def _aware(cls, value: datetime | None) -> datetime | None:
         # Naive timestamps are taken as UTC so that SLA arithmetic never depends on the server's zone.
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+            value = value.replace(tzinfo=UTC)
+        # SLA clocks add days and business hours to this time: year 1 or 9999 overflows, and no real post
+        # was written before social networks or a century from now.
+        if value is not None and not EARLIEST_POST <= value <= LATEST_POST:
+            raise ValueError(f"must lie between {EARLIEST_POST.date()} and {LATEST_POST.date()} (got {value.isoformat()})")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
+        # Policy rules compare these; unbounded values (a 5,000-digit integer, a megabyte string) only cost.
+        if len(value) > MAX_METADATA_FIELDS:
+            raise ValueError(f"has {len(value)} fields, more than {MAX_METADATA_FIELDS}")
+        for key, item in value.items():
+            if len(key) > MAX_METADATA_CHARS:
+                raise ValueError(f"key {key[:40]!r}... is longer than {MAX_METADATA_CHARS} characters")
+            if isinstance(item, str) and len(item) > MAX_METADATA_CHARS:
+                raise ValueError(f"{key!r} is longer than {MAX_METADATA_CHARS} characters")
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_METADATA_INT:
+                raise ValueError(f"{key!r} is an integer outside ±2**63")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{key!r} is not a finite number")
         return value
 
     @property
@@ -194,3 +224,22 @@ class TriageResult(_Frozen):
     model_version: str
     schema_name: str
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostContext:
+    """A post after the stages that need no model (normalise, language, entities), computed once.
+
+    Routing, replies and every shell that needs the redacted text (feedback, inspect) read it from here
+    instead of running the stages again.
+    """
+
+    post: Post
+    normalised: NormalisedText
+    language: LanguageResult
+    entities: EntitiesResult
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def redacted_text(self) -> str:
+        return self.entities.redacted_text

@@ -159,7 +159,7 @@ def build_input(path: Path, rows: int, seed: int = 13) -> dict[str, Any]:
 
 
 def _spec(args: argparse.Namespace) -> Any:
-    from triage.batch import EngineSpec
+    from batch import EngineSpec
 
     return EngineSpec(model_dir=str(args.model) if args.model else None, factory=args.engine_factory)
 
@@ -169,7 +169,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.mode == "baseline":
         return _baseline(args, t0)
-    from triage.batch import Columns, ReclassifyOptions, reclassify
+    from batch import Columns, ReclassifyOptions, reclassify
 
     cpus = len(os.sched_getaffinity(0))
     out: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def _baseline(args: argparse.Namespace, t0: float) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from triage.batch.rows import flatten
+    from batch.rows import flatten
     from triage.errors import InputError
     from triage.text.validate import check_text
     from triage.types import Post

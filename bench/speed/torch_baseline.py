@@ -462,7 +462,8 @@ class CheckpointClassifier:
     def __init__(self, folder: Path, *, threads: int = 2, batch_size: int = 32) -> None:
         from tokenizers import Tokenizer
 
-        from triage.encoder.tokenizer import QUERY_PREFIX
+        from training.encoder.tokenizer import QUERY_PREFIX
+        from triage.artifact import ModelInfo
         from triage.schema import LabelSchema
 
         folder = Path(folder)
@@ -478,6 +479,8 @@ class CheckpointClassifier:
         specs = list(getattr(self.module, "head_specs", []))
         self.schema = LabelSchema(name="checkpoint", heads=specs)
         self.version = f"checkpoint:{folder}"
+        self.info = ModelInfo(name="checkpoint", version=self.version, schema_name=self.schema.name,
+                              model_dir=str(folder))
         self.temperatures = {h.name: float((calibration.get(h.name) or {}).get("temperature", 1.0)) for h in specs}
         self.thresholds = {h.name: float((calibration.get(h.name) or {}).get("threshold", h.threshold)) for h in specs}
         self.min_margins = {h.name: float((calibration.get(h.name) or {}).get("min_margin", h.min_margin)) for h in specs}

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from triage.batch import EngineSpec, ReclassifyOptions
+from batch import EngineSpec, ReclassifyOptions
 
 FACTORY = "tests.batch.fake_engine:make_engine"
 AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from batch import ReclassifyOptions, reclassify
 from tests.batch.conftest import make_rows, write_rows
-from triage.batch import ReclassifyOptions, reclassify
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]' (ray[data]==2.60.0)")
 ROOT = Path(__file__).resolve().parents[2]

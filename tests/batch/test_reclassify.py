@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batch import Columns, EngineSpec, ReclassifyOptions, reclassify
 from tests.batch.conftest import AT, make_rows, read_rows, write_rows
 from tests.batch.fake_engine import make_engine
-from triage.batch import Columns, EngineSpec, ReclassifyOptions, reclassify
 from triage.errors import ConfigError, InputError
 from triage.types import Post
 
@@ -254,8 +254,8 @@ def test_empty_input_gives_an_output_with_the_columns_and_no_rows(tmp_path: Path
 
 
 def test_parquet_chunks_start_and_stop_anywhere_on_a_chunk_boundary(tmp_path: Path) -> None:
-    from triage.batch.io import ROW, InputSource
-    from triage.batch.ray_engine import _read_ranges
+    from batch.io import ROW, InputSource
+    from batch.ray_engine import _read_ranges
 
     table = pa.Table.from_pylist(make_rows(95))
     pq.write_table(table, tmp_path / "in.parquet", row_group_size=13)  # row groups across chunks

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from batch import EngineSpec, ReclassifyOptions, reclassify
 from tests.batch.conftest import FACTORY, make_rows, write_rows
-from triage.batch import EngineSpec, ReclassifyOptions, reclassify
-from triage.cli import _register, app
+from triage_cli import _register, app
 
 ROOT = Path(__file__).resolve().parents[2]
 _register()

@@ -28,7 +28,7 @@ from triage.routing.policy import load_policy
 from triage.routing.router import PolicyRouter
 from triage.schema import LabelSchema
 from triage.text.normalise import normalise
-from triage.types import Author, Post, RoutingDecision, SuggestedReply
+from triage.types import Author, Post, PostContext, RoutingDecision, SuggestedReply
 
 NOW = at(2026, 9, 15, 12)
 RAW_MARKER = re.compile(r"[{}]|\[\[|\]\]|\[[a-z_]+\]")
@@ -76,11 +76,12 @@ def suggest(
     post = Post.model_validate({"text": text, "channel": channel, "author": author})
     language, entities = prepare(text, lang)
     cls = classification(schema, **labels)
-    if router is not None:
-        decision = router.route(post, language, entities, cls, NOW)
     norm = normalise(text)
+    post_context = PostContext(post, norm, language, entities)
+    if router is not None:
+        decision = router.route(post_context, cls, NOW)
     embedding = FakeClassifier(schema).embed([norm.text])[0] if embed else None
-    replies, notes = suggester.suggest(post, norm, language, entities, cls, decision, embedding, context=context)
+    replies, notes = suggester.suggest(post_context, cls, decision, embedding, context=context)
     return replies, notes, decision
 
 
@@ -269,13 +270,14 @@ def test_brand_replier_dispatch(suggester: ReplySuggester, default_schema: Label
     post, norm = Post(text="thanks!"), normalise("thanks!")
     language, entities = prepare("thanks!")
     cls = classification(default_schema, intent="praise")
-    replies, _ = replier.suggest(post, norm, language, entities, cls, None, np.zeros(32, dtype=np.float32))
+    ctx = PostContext(post, norm, language, entities)
+    replies, _ = replier.suggest(ctx, cls, None, np.zeros(32, dtype=np.float32))
     assert replies and replies[0].template_id == "praise-en"
     with pytest.raises(InputError) as err:
-        replier.suggest(Post(text="thanks!", brand="acme"), norm, language, entities, cls, None, None)
+        replier.suggest(PostContext(Post(text="thanks!", brand="acme"), norm, language, entities), cls, None, None)
     assert err.value.code == "unknown_brand"
     other = _decision("public").model_copy(update={"brand": "acme"})
-    assert replier.suggest(post, norm, language, entities, cls, other, None) == (
+    assert replier.suggest(ctx, cls, other, None) == (
         [], ["brand 'acme' has no reply library"])
 
 

@@ -12,7 +12,15 @@ from triage.entities import EntityExtractor
 from triage.schema import LabelSchema
 from triage.text.language import LanguageIdentifier
 from triage.text.normalise import normalise
-from triage.types import Classification, EntitiesResult, HeadPrediction, LanguageResult, Post, RoutingDecision
+from triage.types import (
+    Classification,
+    EntitiesResult,
+    HeadPrediction,
+    LanguageResult,
+    Post,
+    PostContext,
+    RoutingDecision,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "data" / "policies"
@@ -96,7 +104,8 @@ def route(
     )
     language, entities = prepare(text, lang)
     cls = classification(schema, confidence=confidence, probabilities=probabilities, **labels)
-    return router.route(post, language, entities, cls, now or at(2026, 9, 15))  # type: ignore[attr-defined]
+    context = PostContext(post, normalise(text), language, entities)
+    return router.route(context, cls, now or at(2026, 9, 15))  # type: ignore[attr-defined]
 
 
 MINIMAL_POLICY = """\

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from triage.routing.conditions import keyword_pattern
 from triage.routing.policy import load_policy
 from triage.routing.router import PolicyRouter
 from triage.schema import LabelSchema
+from triage.text.keywords import keyword_pattern
 
 from .support import policy_with_probe, route, write
 

@@ -104,7 +104,7 @@ def test_cli_classify_prints_routing_and_replies(monkeypatch, fake_classifier: F
     from typer.testing import CliRunner
 
     import triage.loading
-    from triage.cli import _register, app
+    from triage_cli import _register, app
 
     _register()
     monkeypatch.setattr(triage.loading, "load_classifier", lambda *a, **k: fake_classifier)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from triage.cli import _register, app
 from triage.errors import ConfigError
 from triage.routing.policy import load_policy
 from triage.schema import LabelSchema, load_schema
+from triage_cli import _register, app
 
 from .support import MINIMAL_POLICY, POLICIES, REPLIES, ROOT, write, write_library
 

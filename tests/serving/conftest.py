@@ -22,13 +22,7 @@ from tests.conftest import FAKE_FALLBACK, FAKE_RULES
 from triage.classify.fake import FakeClassifier
 from triage.engine import Engine
 from triage.schema import LabelSchema
-from triage.types import (
-    Classification,
-    EntitiesResult,
-    LanguageResult,
-    Post,
-    RoutingDecision,
-)
+from triage.types import Classification, PostContext, RoutingDecision
 
 # Personal data that must never reach logs, metrics or the feedback database.
 PHONE = "052-3456789"
@@ -42,15 +36,14 @@ PII_POST = f"שבועיים מחכה לחבילה ואף אחד לא עונה, �
 class RecordingRouter:
     """A stand-in router that knows two brands and records the brand each post was routed for."""
 
-    brands = frozenset({"default", "acme", "globex"})
+    brands = ("acme", "default", "globex")
+    default_brand: str | None = "default"
 
     def __init__(self) -> None:
         self.seen: list[str | None] = []
 
-    def route(
-        self, post: Post, language: LanguageResult, entities: EntitiesResult, classification: Classification,
-        now: datetime,
-    ) -> RoutingDecision:
+    def route(self, context: PostContext, classification: Classification, now: datetime) -> RoutingDecision:
+        post = context.post
         self.seen.append(post.brand)
         return RoutingDecision(
             brand=post.brand or "default", queue="care", priority="P3", rule="default", first_response_due=now,

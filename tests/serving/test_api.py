@@ -186,8 +186,8 @@ def test_engine_brand_errors_map_to_422(make_client: Callable[..., TestClient], 
     from triage.errors import ConfigError
 
     class StrictRouter(RecordingRouter):
-        def route(self, post, language, entities, classification, now):  # type: ignore[no-untyped-def]
-            raise ConfigError(f"no policy for brand {post.brand!r}", code="unknown_brand")
+        def route(self, context, classification, now):  # type: ignore[no-untyped-def]
+            raise ConfigError(f"no policy for brand {context.post.brand!r}", code="unknown_brand")
 
     client = make_client(engine=engine_with(shared_engine, router=StrictRouter()))
     assert_error(client.post("/v1/triage", json={"text": "hi", "brand": "acme"}), 422, "unknown_brand")
@@ -274,11 +274,13 @@ def test_health_readiness_and_model_info(client: TestClient, tmp_path: Path, sha
 def test_model_info_summarises_metrics_json(
     make_client: Callable[..., TestClient], shared_engine: Engine, default_schema, tmp_path: Path
 ) -> None:
+    from triage.artifact import metrics_summary
+
     classifier = FakeClassifier(default_schema)
-    classifier.model_dir = tmp_path  # type: ignore[attr-defined]
     (tmp_path / "metrics.json").write_text(
         json.dumps({"macro_f1": 0.81, "intent": {"macro_f1": 0.77, "confusion": [[1, 2]]}, "rows": [1, 2]})
     )
+    classifier.info = classifier.info.model_copy(update={"metrics": metrics_summary(tmp_path)})
     client = make_client(engine=engine_with(shared_engine, classifier=classifier, router=RecordingRouter()))
     info = client.get("/v1/model").json()
     assert info["metrics"] == {"macro_f1": 0.81, "intent": {"macro_f1": 0.77}}

@@ -107,7 +107,7 @@ def test_the_server_imports_nothing_the_image_lacks() -> None:
     allowed = _closure(PYPROJECT["project"]["dependencies"] + optional["serve"])
     modules = [
         "serving.app", "serving.server", "serving.feedback", "serving.keys", "triage.loading",
-        "triage.classify.onnx_model", "triage.cli", "triage.cli.serve_cmd", "uvicorn",
+        "triage.classify.onnx_model", "triage_cli", "serving.cli", "uvicorn",
     ]
     optional_modules = ["triage.routing.brands", "triage.replies.suggester"]  # while routing lands
     code = (
@@ -154,7 +154,7 @@ def test_runtime_stage_is_non_root_healthchecked_and_runs_triage_serve() -> None
     assert user and user[-1].split(":")[0] not in ("root", "0")
     assert words.index("USER") < words.index("ENTRYPOINT")
     assert json.loads(dict(stage)["ENTRYPOINT"]) == ["triage", "serve"]
-    assert PYPROJECT["project"]["scripts"]["triage"] == "triage.cli:main"
+    assert PYPROJECT["project"]["scripts"]["triage"] == "triage_cli:main"
     health = dict(stage)["HEALTHCHECK"]
     assert "/readyz" in health and "127.0.0.1" in health
     assert dict(stage)["EXPOSE"] == str(ServeSettings.model_fields["port"].default)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.feedback import FeedbackStore, export_feedback, redact_text
+from serving.feedback import FeedbackStore, export_feedback
 from serving.keys import make_entry
 from tests.serving.conftest import EMAIL, IL_ID, PHONE, PII, PII_POST, assert_error
 from triage.engine import Engine
@@ -98,7 +98,7 @@ def test_store_persists_across_instances_and_concurrent_writers(tmp_path: Path) 
 
 
 def test_redaction_matches_the_engines(shared_engine: Engine) -> None:
-    assert redact_text(shared_engine, PII_POST) == shared_engine.triage(Post(text=PII_POST)).redacted_text
+    assert shared_engine.redact(PII_POST) == shared_engine.triage(Post(text=PII_POST)).redacted_text
 
 
 @pytest.mark.parametrize("url", ["sqlite:///:memory:"])

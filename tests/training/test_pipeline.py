@@ -22,8 +22,8 @@ from typer.testing import CliRunner  # noqa: E402
 from tests.conftest import require_shared  # noqa: E402
 from triage.artifact import MANIFEST  # noqa: E402
 from triage.classify.onnx_model import OnnxClassifier  # noqa: E402
-from triage.cli import _register, app  # noqa: E402
 from triage.errors import ModelArtifactError  # noqa: E402
+from triage_cli import _register, app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "training" / "configs" / "tiny.yaml"

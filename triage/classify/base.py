@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from triage.artifact import ModelInfo
 from triage.schema import LabelSchema
 from triage.types import Classification, HeadPrediction
 
@@ -32,6 +33,7 @@ class ClassifierOutput:
 class Classifier(Protocol):
     schema: LabelSchema
     version: str
+    info: ModelInfo  # identity, schema and evaluation summary, read once at load
     # Per-head confidence thresholds and minimum top-2 margins (tuned on dev for trained models).
     thresholds: dict[str, float]
     min_margins: dict[str, float]

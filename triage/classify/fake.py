@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from triage.artifact import ModelInfo
 from triage.classify.base import ClassifierOutput
 from triage.schema import LabelSchema
 
@@ -34,6 +35,7 @@ class FakeClassifier:
     ) -> None:
         self.schema = schema
         self.version = version
+        self.info = ModelInfo(name="fake", version=version, schema_name=schema.name)
         self.rules = {h: {lab: [k.lower() for k in kws] for lab, kws in labs.items()} for h, labs in (rules or {}).items()}
         self.fallback = dict(fallback or {})
         self.confidence = confidence

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.artifact import ONNX_FILE, TOKENIZER_FILE, Manifest, verify_artifact
+from triage.artifact import ONNX_FILE, TOKENIZER_FILE, Manifest, model_info, verify_artifact
 from triage.classify.base import ClassifierOutput
 from triage.errors import InferenceError, ModelArtifactError
 
@@ -41,7 +41,8 @@ class OnnxClassifier:
         self.model_dir = Path(model_dir)
         self.manifest: Manifest = verify_artifact(self.model_dir)
         self.schema = self.manifest.label_schema
-        self.version = f"{self.manifest.name}@{self.manifest.version}"
+        self.info = model_info(self.model_dir, self.manifest)
+        self.version = self.info.version
         self.thresholds = {h: c.threshold for h, c in self.manifest.heads.items()}
         self.min_margins = {h: c.min_margin for h, c in self.manifest.heads.items()}
         self.batch_size = batch_size

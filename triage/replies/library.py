@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from triage.config_source import Issue, Loc, SourceDoc, read_yaml, validate_model
 from triage.errors import ConfigError
 from triage.replies.placeholders import PLACEHOLDER_NAME, ParsedText, parse_text
-from triage.routing.conditions import check_head_label, keyword_pattern, suggest_names
-from triage.routing.source import Issue, Loc, SourceDoc, read_yaml, validate_model
-from triage.schema import LabelSchema
+from triage.schema import LabelSchema, check_head_label, suggest_names
+from triage.text.keywords import keyword_pattern
 from triage.types import LANGUAGES, REDACTED_TYPES
 
 LIBRARY_FORMAT_VERSION = 1

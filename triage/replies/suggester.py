@@ -40,9 +40,8 @@ from triage.types import (
     Classification,
     EntitiesResult,
     Entity,
-    LanguageResult,
-    NormalisedText,
     Post,
+    PostContext,
     ReplyMode,
     RoutingDecision,
     SuggestedReply,
@@ -158,10 +157,7 @@ class ReplySuggester:
 
     def suggest(
         self,
-        post: Post,
-        norm: NormalisedText,
-        language: LanguageResult,
-        entities: EntitiesResult,
+        post_context: PostContext,
         classification: Classification,
         decision: RoutingDecision | None,
         embedding: np.ndarray | None,
@@ -169,6 +165,8 @@ class ReplySuggester:
         context: ReplyContext | None = None,
     ) -> tuple[list[SuggestedReply], list[str]]:
         """The best replies (at most ``top_k``) and notes on what could not be done."""
+        post, norm = post_context.post, post_context.normalised
+        language, entities = post_context.language, post_context.entities
         lib = self.library
         notes: list[str] = []
         lang = language.language
@@ -287,14 +285,12 @@ class BrandReplier:
 
     def suggest(
         self,
-        post: Post,
-        norm: NormalisedText,
-        language: LanguageResult,
-        entities: EntitiesResult,
+        post_context: PostContext,
         classification: Classification,
         decision: RoutingDecision | None,
         embedding: np.ndarray | None,
     ) -> tuple[list[SuggestedReply], list[str]]:
+        post = post_context.post
         brand = decision.brand if decision is not None else post.brand or self.default_brand
         replier = self.repliers.get(brand) if brand is not None else None
         if replier is None:
@@ -302,4 +298,4 @@ class BrandReplier:
                 raise InputError(f"unknown brand {brand!r} (brands: {', '.join(sorted(self.repliers))})",
                                  code="unknown_brand", field="brand")
             return [], [f"brand '{brand}' has no reply library"]
-        return replier.suggest(post, norm, language, entities, classification, decision, embedding)
+        return replier.suggest(post_context, classification, decision, embedding)

@@ -55,7 +55,7 @@ def load_policies(schema: LabelSchema, policies: Path, replies: Path) -> dict[st
 
 
 def _library_name(path: Path) -> str | None:
-    from triage.routing.source import read_yaml
+    from triage.config_source import read_yaml
 
     data = read_yaml(path).data
     value = data.get("reply_library") if isinstance(data, dict) else None

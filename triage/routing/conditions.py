@@ -10,7 +10,6 @@ schema uses its own heads; the names are checked against the classifier's schema
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,15 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triage.routing.source import Issue, Loc
-from triage.schema import LabelSchema
-from triage.text.normalise import normalise
+from triage.config_source import Issue, Loc
+from triage.schema import LabelSchema, check_head_label, suggest_names
+from triage.text.keywords import keyword_pattern
 from triage.types import CHANNELS, ENTITY_TYPES, LANGUAGES
 
 Scalar = str | int | float | bool
-# Single letters that attach to the front of a Hebrew word: ב ל ה ו מ ש כ ("ולחיוב", "שהחשבון").
-HEBREW_PREFIX_LETTERS = "בלהומשכ"
-MAX_HEBREW_PREFIXES = 3
 
 
 def _as_list(value: Any) -> Any:
@@ -69,23 +65,6 @@ class WhenSpec(BaseModel):
 
 
 CONDITION_NAMES: tuple[str, ...] = tuple(WhenSpec.model_fields)
-
-
-def suggest_names(value: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, list(known), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"({hint}known: {', '.join(known)})"
-
-
-def check_head_label(schema: LabelSchema, head: str, label: str) -> str | None:
-    """An error message when ``head``/``label`` are not in the schema's public heads, else None."""
-    heads = [h.name for h in schema.public_heads]
-    if head not in heads:
-        return f"unknown head {head!r} in schema {schema.name!r} {suggest_names(head, heads)}"
-    labels = schema.head(head).labels
-    if label not in labels:
-        return f"unknown label {label!r} for head {head!r} {suggest_names(label, labels)}"
-    return None
 
 
 def validate_when(when: WhenSpec, schema: LabelSchema, loc: Loc) -> list[Issue]:
@@ -149,19 +128,6 @@ def validate_when(when: WhenSpec, schema: LabelSchema, loc: Loc) -> list[Issue]:
         if isinstance(value, list) and not value:
             issues.append(Issue((*loc, "fields", name), "an empty list never matches"))
     return issues
-
-
-def keyword_pattern(keyword: str) -> str:
-    """A regex for one keyword: whole words, case-insensitive, Hebrew prefix letters allowed.
-
-    The keyword is normalised like the post, so niqqud, odd quotes or width variants never decide a
-    match. Several words match across any whitespace.
-    """
-    words = normalise(keyword).text.casefold().split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    if words and "\u05d0" <= words[0][0] <= "\u05ea":
-        body = f"[{HEBREW_PREFIX_LETTERS}]{{0,{MAX_HEBREW_PREFIXES}}}" + body
-    return rf"(?<!\w){body}(?!\w)"
 
 
 @dataclass(frozen=True)

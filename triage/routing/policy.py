@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from triage.config_source import Issue, Loc, SourceDoc, read_yaml, validate_model
 from triage.errors import ConfigError
 from triage.replies.library import ReplyLibrary, load_library
 from triage.routing.calendar import DAY_NAMES, BusinessCalendar, check_holiday_source, parse_hours
-from triage.routing.conditions import Condition, WhenSpec, check_head_label, suggest_names, validate_when
-from triage.routing.source import Issue, Loc, SourceDoc, read_yaml, validate_model
-from triage.schema import LabelSchema
+from triage.routing.conditions import Condition, WhenSpec, validate_when
+from triage.schema import LabelSchema, check_head_label, suggest_names
 from triage.types import CHANNELS, LANGUAGES, PRIVATE_CHANNELS, Action, Priority, ReplyMode
 
 POLICY_FORMAT_VERSION = 1

@@ -13,29 +13,27 @@ from datetime import datetime, timedelta
 from triage.errors import InputError
 from triage.routing.conditions import MatchContext
 from triage.routing.policy import Policy, SlaRow, ThenSpec
-from triage.text.normalise import normalise
 from triage.types import (
     PRIVATE_CHANNELS,
     Action,
     Classification,
-    EntitiesResult,
-    LanguageResult,
     Post,
+    PostContext,
     ReplyMode,
     RoutingDecision,
 )
 
 
-def match_context(post: Post, language: LanguageResult, entities: EntitiesResult,
-                  classification: Classification) -> MatchContext:
+def match_context(ctx: PostContext, classification: Classification) -> MatchContext:
     """What rule conditions look at. Keywords match the normalised, case-folded text."""
     heads = classification.heads
+    post = ctx.post
     return MatchContext(
-        text=normalise(post.text).text.casefold(),
-        language=language.language,
+        text=ctx.normalised.text.casefold(),
+        language=ctx.language.language,
         channel=post.channel,
         is_public=post.is_public,
-        entity_types=frozenset(e.type for e in entities.entities),
+        entity_types=frozenset(e.type for e in ctx.entities.entities),
         labels={h: p.label for h, p in heads.items()},
         probabilities={h: p.probabilities for h, p in heads.items()},
         confidences={h: p.confidence for h, p in heads.items()},
@@ -61,17 +59,11 @@ class PolicyRouter:
     def brand(self) -> str:
         return self.policy.brand
 
-    def route(
-        self,
-        post: Post,
-        language: LanguageResult,
-        entities: EntitiesResult,
-        classification: Classification,
-        now: datetime,
-    ) -> RoutingDecision:
+    def route(self, context: PostContext, classification: Classification, now: datetime) -> RoutingDecision:
         p = self.policy
         spec = p.spec
-        ctx = match_context(post, language, entities, classification)
+        post = context.post
+        ctx = match_context(context, classification)
         reasons: list[str] = []
 
         # 1. First matching rule, else the default route.
@@ -233,6 +225,10 @@ class BrandRouter:
         self.routers = dict(routers)
         self.default_brand = default_brand
 
+    @property
+    def brands(self) -> tuple[str, ...]:
+        return tuple(sorted(self.routers))
+
     def for_brand(self, brand: str | None) -> PolicyRouter:
         name = brand or self.default_brand
         if name is None:
@@ -252,12 +248,5 @@ class BrandRouter:
             )
         return router
 
-    def route(
-        self,
-        post: Post,
-        language: LanguageResult,
-        entities: EntitiesResult,
-        classification: Classification,
-        now: datetime,
-    ) -> RoutingDecision:
-        return self.for_brand(post.brand).route(post, language, entities, classification, now)
+    def route(self, context: PostContext, classification: Classification, now: datetime) -> RoutingDecision:
+        return self.for_brand(context.post.brand).route(context, classification, now)

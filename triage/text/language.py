@@ -25,11 +25,7 @@ OTHER_LANGUAGE_CONFIDENCE = 0.9
 # "to" are left out: Dutch, Italian, Spanish and Polish use them too). One of them settles a short post
 # as English, where trigram statistics on four words are noise ("lol same thing happened to me").
 ENGLISH_MARKERS = frozenset(
-    """the and you your you're yours my is are was were this that these those with from have has had what
-    when where why how who whom not don't doesn't didn't can't won't isn't aren't wasn't please pls plz thanks
-    thank thx i'm i've i'll it's its just still been will would could should our we they their there here
-    about any some into only ever never again got get because than then very much too also after before
-    been being does did doing which while been yes yeah lol omg wtf smh btw idk tbh asap guys hey hi""".split()
+    ["the", "and", "you", "your", "you're", "yours", "my", "is", "are", "was", "were", "this", "that", "these", "those", "with", "from", "have", "has", "had", "what", "when", "where", "why", "how", "who", "whom", "not", "don't", "doesn't", "didn't", "can't", "won't", "isn't", "aren't", "wasn't", "please", "pls", "plz", "thanks", "thank", "thx", "i'm", "i've", "i'll", "it's", "its", "just", "still", "been", "will", "would", "could", "should", "our", "we", "they", "their", "there", "here", "about", "any", "some", "into", "only", "ever", "never", "again", "got", "get", "because", "than", "then", "very", "much", "too", "also", "after", "before", "been", "being", "does", "did", "doing", "which", "while", "been", "yes", "yeah", "lol", "omg", "wtf", "smh", "btw", "idk", "tbh", "asap", "guys", "hey", "hi"]
 )
 
 

@@ -5,7 +5,7 @@ Pipeline::
     read_datasource(the job's chunk reader) -> repartition(chunk rows, strict) -> map_batches(actor pool)
         -> iter_batches back to the driver, in input order
 
-- **Reading** uses the job's own reader (:class:`triage.batch.io.InputSource`) as a Ray datasource, so
+- **Reading** uses the job's own reader (:class:`batch.io.InputSource`) as a Ray datasource, so
   parsing, column mapping and bad-row handling are exactly the local engine's. Parquet is split into
   several read tasks along chunk boundaries; CSV and JSON Lines are one streaming read task.
 - **repartition(target_num_rows_per_block=chunk, strict=True)** cuts the stream into blocks of exactly
@@ -35,9 +35,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from triage.batch.io import InputSource
-from triage.batch.job import EngineSpec
-from triage.batch.score import ScoreOptions, check_engine, score_table
+from batch.io import InputSource
+from batch.job import EngineSpec
+from batch.score import ScoreOptions, check_engine, score_table
 from triage.errors import ConfigError
 
 # Parquet read tasks: enough to keep a cluster fed, few enough that each reads whole row groups.

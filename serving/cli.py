@@ -10,14 +10,12 @@ from pathlib import Path
 
 import typer
 
-from triage.cli import app
-from triage.cli.common import user_errors
+from triage_cli.common import user_errors
 
 serve_app = typer.Typer(
     help="Run the REST scoring service (needs the serve extra). Settings: TRIAGE_* variables, see docs/SERVING.md.",
     no_args_is_help=False,
 )
-app.add_typer(serve_app, name="serve")
 
 
 def _require_serve_extra() -> None:
@@ -72,3 +70,8 @@ def hash_key(
     if key is None:
         typer.echo(f"key (give it to the client; it is not stored anywhere): {new}")
     typer.echo(f"entry (add it to TRIAGE_API_KEYS or TRIAGE_API_KEYS_FILE): {entry}")
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point (group ``triage.commands``): add ``triage serve``."""
+    app.add_typer(serve_app, name="serve")

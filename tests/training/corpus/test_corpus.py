@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.corpus.build import build_corpus, near_duplicates
-from triage.corpus.check import Minimums, check_corpus
-from triage.corpus.records import SPLITS, dedup_key
-from triage.corpus.stats import distinct_trigram_ratio
+from training.corpus.build import build_corpus, near_duplicates
+from training.corpus.check import Minimums, check_corpus
+from training.corpus.records import SPLITS, dedup_key
+from training.corpus.stats import distinct_trigram_ratio
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 RAW = [
     ("שבועיים מחכה לחבילה ואף אחד לא עונה, הזמנה 4471902", "he", "complaint", "negative", "normal"),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from triage.encoder.e5s1 import E5S1File
+from training.encoder.e5s1 import E5S1File
 from triage.errors import ModelArtifactError
 
 __all__ = [
@@ -133,5 +133,5 @@ def load_tokenizer(model_dir: str | Path) -> Tokenizer:
         return Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception for missing/invalid files
         raise ModelArtifactError(
-            f"cannot load tokenizer {path}: {exc}. Rebuild it with `python -m triage.encoder.convert`."
+            f"cannot load tokenizer {path}: {exc}. Rebuild it with `python -m training.encoder.convert`."
         ) from exc

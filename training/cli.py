@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-from triage.cli import app
-from triage.cli.common import echo_json, user_errors
+from triage_cli.common import echo_json, user_errors
 
 
 def _training_logs() -> None:
@@ -24,7 +23,6 @@ def _require_training(modules: tuple[str, ...] = ("torch", "transformers", "data
         raise typer.Exit(2)
 
 
-@app.command()
 def train(
     config: Path = typer.Option(..., "--config", help="Training recipe (YAML), e.g. training/configs/default.yaml."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<recipe name>)."),
@@ -50,7 +48,6 @@ def train(
                f"Next: triage export {result.out_dir} MODEL_DIR")
 
 
-@app.command()
 def export(
     checkpoint: Path = typer.Argument(..., help="A run folder (its final checkpoint) or a checkpoint folder."),
     out_dir: Path = typer.Argument(..., help="Model folder to write (replaced if it exists)."),
@@ -72,7 +69,6 @@ def export(
             typer.echo(f"test {source}/{head}: accuracy {m['all']['accuracy']:.3f}, macro-F1 {m['all']['macro_f1']:.3f}")
 
 
-@app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="Model folder."),
     data: Path = typer.Argument(..., help="Labeled JSONL, CSV or TSV."),
@@ -111,3 +107,9 @@ def evaluate(
                          if h in result.get("baseline", {}) else {})}
                   for h, m in result["metrics"].items()},
     })
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point (group ``triage.commands``): add ``triage train | export | evaluate``."""
+    for command in (train, export, evaluate):
+        app.command()(command)

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import typer
 
-from triage.cli import app
-from triage.cli.common import user_errors
+from triage_cli.common import user_errors
 
 data_app = typer.Typer(help="Build, check and describe the labeled corpus under data/.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
 
 
 def _defaults() -> tuple[Path, Path]:
@@ -27,7 +25,7 @@ def build(
     seed: int = typer.Option(13, help="Split seed."),
 ) -> None:
     """Validate raw batches, compute entities, remove duplicates and near-duplicates, write seeded splits."""
-    from triage.corpus.build import build_corpus
+    from training.corpus.build import build_corpus
     from triage.resources import project_home
     from triage.schema import load_schema
 
@@ -47,7 +45,7 @@ def check(
     minimums: bool = typer.Option(True, help="Also require the counts the datasheet promises."),
 ) -> None:
     """Verify schema, labels, entity spans, duplicates and split leakage; exit 1 on any violation."""
-    from triage.corpus.check import Minimums, check_corpus
+    from training.corpus.check import Minimums, check_corpus
     from triage.schema import load_schema
 
     with user_errors():
@@ -67,7 +65,7 @@ def stats(
     corpus: Path | None = typer.Option(None, help="Corpus folder (default data/corpus)."),
 ) -> None:
     """Write stats.json and STATS.md (the datasheet's measured tables) into the corpus folder."""
-    from triage.corpus.stats import corpus_stats, stats_markdown
+    from training.corpus.stats import corpus_stats, stats_markdown
 
     with user_errors():
         corpus_dir = corpus or _defaults()[0]
@@ -75,3 +73,8 @@ def stats(
     (corpus_dir / "stats.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (corpus_dir / "STATS.md").write_text(stats_markdown(result), encoding="utf-8")
     typer.echo(f"wrote {corpus_dir / 'stats.json'} and {corpus_dir / 'STATS.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point (group ``triage.commands``): add ``triage data``."""
+    app.add_typer(data_app, name="data")

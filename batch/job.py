@@ -5,7 +5,7 @@ How a job runs:
 1. The engine is built once here (its schema fixes the output columns) and the input is opened
    (a mis-mapped column fails before any work).
 2. The input is read in chunks of ``chunk_size`` rows; chunk k is always rows ``[k*C, (k+1)*C)``.
-3. Each chunk is scored (:func:`triage.batch.score.score_table`) by the local engine, by local worker
+3. Each chunk is scored (:func:`batch.score.score_table`) by the local engine, by local worker
    processes, or by a Ray Data actor pool; all of them give the same rows.
 4. Each finished chunk is written as ``OUT.partial/part-<k>`` (plus its rejects), then ``state.json``
    records it. A killed job restarted with the same command checks the input's fingerprint and the
@@ -42,7 +42,7 @@ from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
-from triage.batch.io import (
+from batch.io import (
     ERROR,
     ERROR_FIELD,
     ERROR_MSG,
@@ -57,8 +57,8 @@ from triage.batch.io import (
     detect_format,
     make_writer,
 )
-from triage.batch.rows import STATUS_MANUAL, STATUS_OK, STATUS_REJECTED, result_fields
-from triage.batch.score import ScoreOptions, check_engine, score_table
+from batch.rows import STATUS_MANUAL, STATUS_OK, STATUS_REJECTED, result_fields
+from batch.score import ScoreOptions, check_engine, score_table
 from triage.engine import Engine
 from triage.errors import ConfigError, InputError
 
@@ -400,7 +400,7 @@ def _scored_chunks(
     engine: Engine, source: InputSource, start_row: int, opts: ScoreOptions, options: ReclassifyOptions
 ) -> Iterator[pa.Table]:
     if options.engine == "ray":
-        from triage.batch.ray_engine import ray_scored_tables
+        from batch.ray_engine import ray_scored_tables
 
         tables = ray_scored_tables(
             source,

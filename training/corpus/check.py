@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from triage.corpus.records import SPLITS, CorpusRecord, dedup_key, read_jsonl
+from training.corpus.records import SPLITS, CorpusRecord, dedup_key, read_jsonl
 from triage.entities import EntityExtractor
 from triage.entities.validators import card_valid, digits_only, israeli_id_valid
 from triage.errors import InputError

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from triage.batch.io import ResultField
+from batch.io import ResultField
 from triage.types import TriageResult
 
 STATUS_OK = "ok"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.corpus.records import SECTORS, SPLITS, dedup_key, read_jsonl, write_jsonl
+from training.corpus.records import SECTORS, SPLITS, dedup_key, read_jsonl, write_jsonl
 from triage.entities import EntityExtractor
 from triage.schema import LabelSchema
 from triage.text.normalise import normalise

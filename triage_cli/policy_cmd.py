@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-from triage.cli import app
-
 policy_app = typer.Typer(help="Brand routing policies: check them before the engine loads them.", no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
 
 
 @policy_app.command("check")
@@ -38,3 +35,7 @@ def check(
     typer.echo(f"{file}: OK")
     for line in summarise(policy):
         typer.echo(f"  {line}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")

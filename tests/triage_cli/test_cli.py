@@ -6,7 +6,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from triage import __version__
-from triage.cli import _register, app
+from triage_cli import _register, app
 
 _register()
 runner = CliRunner()

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from triage.batch.io import (
+from batch.io import (
     CHANNEL,
     CREATED_AT,
     ERROR,
@@ -28,7 +28,7 @@ from triage.batch.io import (
     STATUS,
     TEXT,
 )
-from triage.batch.rows import STATUS_MANUAL, STATUS_OK, STATUS_REJECTED, flatten, result_fields
+from batch.rows import STATUS_MANUAL, STATUS_OK, STATUS_REJECTED, flatten, result_fields
 from triage.engine import Engine
 from triage.errors import ConfigError, InputError, TriageError
 from triage.text.validate import check_text

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import typer
 
-from triage.cli import app
-from triage.cli.common import echo_json, user_errors
+from triage_cli.common import echo_json, user_errors
 
 
-@app.command()
 def classify(
     text: str = typer.Argument(..., help="The post's text."),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: the shipped models/default)."),
@@ -27,17 +25,16 @@ def classify(
         echo_json(engine.triage(post).model_dump(mode="json"))
 
 
-@app.command()
 def entities(text: str = typer.Argument(..., help="The post's text.")) -> None:
     """Print the personal and case data found in a post, with offsets, and its redacted text."""
-    from triage.entities import EntityExtractor
-    from triage.text.language import LanguageIdentifier
-    from triage.text.normalise import normalise
-    from triage.text.validate import TextLimits, check_text
+    from triage.prepare import TextStages
+    from triage.types import Post
 
     with user_errors():
-        check_text(text, TextLimits())
-        norm = normalise(text)
-        language = LanguageIdentifier().identify(norm.text)
-        result = EntityExtractor().extract(norm, language.language)
-        echo_json({"language": language.language, **result.model_dump(mode="json")})
+        context = TextStages().prepare(Post(text=text))
+        echo_json({"language": context.language.language, **context.entities.model_dump(mode="json")})
+
+
+def register(app: typer.Typer) -> None:
+    for command in (classify, entities):
+        app.command()(command)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.corpus.records import SPLITS, CorpusRecord, load_split
+from training.corpus.records import SPLITS, CorpusRecord, load_split
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
 
@@ -65,7 +65,7 @@ def corpus_stats(corpus_dir: Path, embeddings: np.ndarray | None = None) -> dict
     lengths = np.array([len(_WORDS.findall(r.text)) for r in rows])
     out["words_per_post"] = {p: int(np.percentile(lengths, q)) for p, q in (("p5", 5), ("p50", 50), ("p95", 95), ("max", 100))}
     if embeddings is None:
-        from triage.corpus.build import embed_texts
+        from training.corpus.build import embed_texts
 
         embeddings = embed_texts([r.text for r in rows])
     sims = embeddings @ embeddings.T

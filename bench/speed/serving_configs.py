@@ -2,8 +2,8 @@
 
 ::
 
-    python -m serving.bench run --model models/default            # the configurations below, ~5 minutes
-    python -m serving.bench standin --out .cache/bench-model      # a model folder to measure before one is trained
+    python -m bench.speed.serving_configs run --model models/default            # the configurations below, ~5 minutes
+    python -m bench.speed.serving_configs standin --out .cache/bench-model      # a model folder to measure before one is trained
 
 ``run`` starts ``triage serve`` once per configuration (workers x inference threads, micro-batching on
 or off) on a loopback port, measures the idle latency of single requests (sequential, nothing else
@@ -212,6 +212,8 @@ def build_standin(out: Path, int8: bool = True) -> Path:
     """The shipped recipe's network shape with random heads, exported like ``triage export`` does."""
     from datetime import UTC, datetime
 
+    from training.encoder.convert import build_base_model
+    from training.encoder.tokenizer import QUERY_PREFIX
     from training.export import export_onnx, quantize_int8
     from training.model import from_e5, student_from_teacher
     from triage.artifact import (
@@ -222,8 +224,6 @@ def build_standin(out: Path, int8: bool = True) -> Path:
         Manifest,
         write_manifest,
     )
-    from triage.encoder.convert import build_base_model
-    from triage.encoder.tokenizer import QUERY_PREFIX
     from triage.resources import default_schema_path
     from triage.schema import load_schema
 
@@ -255,7 +255,7 @@ def build_standin(out: Path, int8: bool = True) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.speed.serving_configs", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="measure the server in each configuration")
     run.add_argument("--model", type=Path, required=True, help="model folder to serve")

@@ -10,8 +10,7 @@ from typing import Any
 
 import typer
 
-from triage.cli import app
-from triage.cli.common import user_errors
+from triage_cli.common import user_errors
 
 
 def _auto_workers() -> int:
@@ -42,7 +41,6 @@ def _summary_lines(report: Any) -> list[str]:
     return lines
 
 
-@app.command()
 def reclassify(
     input: Path = typer.Option(..., "--input", "-i", help="Posts to score: .jsonl, .csv or .parquet."),
     output: Path | None = typer.Option(
@@ -84,9 +82,9 @@ def reclassify(
 
     Rejected rows (missing text, broken encoding, oversized) go to OUT.rejects.jsonl with the reason.
     """
-    from triage.batch import Columns, EngineSpec, ReclassifyOptions
-    from triage.batch import reclassify as run_job
-    from triage.batch.job import tqdm_progress
+    from batch import Columns, EngineSpec, ReclassifyOptions
+    from batch import reclassify as run_job
+    from batch.job import tqdm_progress
 
     if engine not in ("local", "ray"):
         raise typer.BadParameter("use 'local' or 'ray'", param_hint="--engine")
@@ -125,3 +123,8 @@ def reclassify(
     if not as_json:
         for line in _summary_lines(report):
             typer.echo(line, err=dry_run)
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point (group ``triage.commands``): add ``triage reclassify``."""
+    app.command()(reclassify)
