@@ -5,7 +5,7 @@ Pipeline::
     read_datasource(the job's chunk reader) -> repartition(chunk rows, strict) -> map_batches(actor pool)
         -> iter_batches back to the driver, in input order
 
-- **Reading** uses the job's own reader (:class:`batch.io.InputSource`) as a Ray datasource, so
+- **Reading** uses the job's own reader (:class:`batch.readers.InputSource`) as a Ray datasource, so
   parsing, column mapping and bad-row handling are exactly the local engine's. Parquet is split into
   several read tasks along chunk boundaries; CSV and JSON Lines are one streaming read task.
 - **repartition(target_num_rows_per_block=chunk, strict=True)** cuts the stream into blocks of exactly
@@ -35,9 +35,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from batch.io import InputSource
-from batch.job import EngineSpec
+from batch.columns import ROW
+from batch.readers import InputSource
 from batch.score import ScoreOptions, check_engine, score_table
+from batch.spec import EngineBuilder, EngineSpec, build_engine
 from triage.errors import ConfigError
 
 # Parquet read tasks: enough to keep a cluster fed, few enough that each reads whole row groups.
@@ -57,8 +58,8 @@ def _import_ray() -> Any:
 class RayScorer:
     """The actor class of the pool: builds one Engine (one ONNX session) and scores whole blocks."""
 
-    def __init__(self, spec: EngineSpec, opts: ScoreOptions) -> None:
-        self.engine = spec.build()
+    def __init__(self, builder: EngineBuilder | None, spec: EngineSpec, opts: ScoreOptions) -> None:
+        self.engine = build_engine(spec, builder)
         check_engine(self.engine, opts)
         # Lazy parts (language detector, tokenizer) load now, not inside the first block.
         self.engine.warm_up()
@@ -102,11 +103,15 @@ def _datasource(ray: Any, source: InputSource, ranges: list[tuple[int, int | Non
         def estimate_inmemory_data_size(self) -> int | None:
             return None
 
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None) -> list[Any]:
+        def get_read_tasks(
+            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+        ) -> list[Any]:
             tasks = []
             for lo, hi in ranges:
                 rows = None if hi is None else hi - lo
-                meta = block_metadata(num_rows=rows, size_bytes=None, exec_stats=None, input_files=(str(source.path),))
+                meta = block_metadata(
+                    num_rows=rows, size_bytes=None, exec_stats=None, input_files=(str(source.path),)
+                )
 
                 def read(lo: int = lo, hi: int | None = hi) -> Iterator[pa.Table]:
                     yield from source.chunks(lo, hi)
@@ -117,21 +122,58 @@ def _datasource(ray: Any, source: InputSource, ranges: list[tuple[int, int | Non
     return ChunkDatasource()
 
 
-def ray_scored_tables(
+def _aligned(tables: Iterator[pa.Table], chunk_size: int, start_row: int) -> Iterator[pa.Table]:
+    """Re-cut a stream of scored tables at chunk boundaries, checking that no row is missing or moved."""
+    pending: list[pa.Table] = []
+    buffered = 0
+    next_row = start_row
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        first = table.column(ROW)[0].as_py()
+        if first != next_row + buffered:
+            raise RuntimeError(f"the engine returned row {first} where row {next_row + buffered} was due")
+        pending.append(table)
+        buffered += table.num_rows
+        while buffered >= chunk_size:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, chunk_size)
+            rest = whole.slice(chunk_size)
+            pending, buffered = [rest], rest.num_rows
+            next_row += chunk_size
+    if buffered:
+        yield pa.concat_tables(pending)
+
+
+def ray_scored_chunks(
     source: InputSource,
     start_row: int,
-    spec: EngineSpec,
+    build: tuple[EngineBuilder | None, EngineSpec],
     opts: ScoreOptions,
     *,
     address: str | None = None,
     concurrency: int | None = None,
     num_cpus: float = 0.5,
 ) -> Iterator[pa.Table]:
-    """Scored tables in input order from rows ``start_row`` on, computed by a Ray Data actor pool.
+    """Scored chunks in input order from row ``start_row`` on, computed by a Ray Data actor pool.
 
-    Uses the Ray already initialised in this process, else connects to ``address``, else starts a local
-    Ray on the spot (and shuts down only what it started).
+    Ray hands back blocks that need not be whole chunks; they are re-cut at chunk boundaries. Uses the
+    Ray already initialised in this process, else connects to ``address``, else starts a local Ray on the
+    spot (and shuts down only what it started).
     """
+    tables = _ray_tables(source, start_row, build, opts, address, concurrency, num_cpus)
+    yield from _aligned(tables, source.chunk_size, start_row)
+
+
+def _ray_tables(
+    source: InputSource,
+    start_row: int,
+    build: tuple[EngineBuilder | None, EngineSpec],
+    opts: ScoreOptions,
+    address: str | None,
+    concurrency: int | None,
+    num_cpus: float,
+) -> Iterator[pa.Table]:
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
@@ -164,7 +206,7 @@ def ray_scored_tables(
             batch_size=source.chunk_size,
             batch_format="pyarrow",
             zero_copy_batch=True,
-            fn_constructor_kwargs={"spec": spec, "opts": opts},
+            fn_constructor_kwargs={"builder": build[0], "spec": build[1], "opts": opts},
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=num_cpus,
         )

@@ -1,9 +1,11 @@
 """Scoring one work table: the same function runs in the local engine, its worker processes and Ray actors.
 
-Rows are validated first (``check_text`` with the engine's limits), so only good rows reach
-``Engine.triage_batch``; the good rows of a chunk are sorted by length and cut into batches (less padding
-for the model), and the results are put back in input order. A row that fails on its own is rejected with
-the reason; a failure of every row at once (a broken model) stops the job instead of rejecting everything.
+Rows are validated first with the engine's own check (``Engine.check``: the same limits and the same
+rules as the REST API, so a post the API refuses is refused here with the same code), so only good rows
+reach ``Engine.triage_batch``; the good rows of a chunk are sorted by length and cut into batches (less
+padding for the model), and the results are put back in input order. A row that fails on its own is
+rejected with the reason; a failure of every row at once (a broken model) stops the job instead of
+rejecting everything.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from batch.io import (
+from batch.columns import (
     CHANNEL,
     CREATED_AT,
     ERROR,
@@ -25,13 +27,17 @@ from batch.io import (
     ID,
     MANUAL,
     OUT,
+    SKIP_CODES,
     STATUS,
+    STATUS_MANUAL,
+    STATUS_OK,
+    STATUS_REJECTED,
+    STATUS_SKIPPED,
     TEXT,
 )
-from batch.rows import STATUS_MANUAL, STATUS_OK, STATUS_REJECTED, flatten, result_fields
+from batch.results import flatten, result_fields
 from triage.engine import Engine
 from triage.errors import ConfigError, InputError, TriageError
-from triage.text.validate import check_text
 from triage.types import Post, TriageResult
 
 # Messages of unexpected exceptions are cut: they end up in the rejects file.
@@ -60,52 +66,36 @@ def check_engine(engine: Engine, opts: ScoreOptions) -> None:
         )
 
 
-def _triage_isolating(engine: Engine, posts: Sequence[Post]) -> list[TriageResult | TriageError | Exception]:
-    """Triage a batch; when it fails, retry post by post so that one bad post costs only itself."""
-    try:
-        return list(engine.triage_batch(posts))
-    except Exception as first:
-        if len(posts) == 1:
-            return [first]
-        out: list[TriageResult | TriageError | Exception] = []
-        for post in posts:
-            try:
-                out.append(engine.triage_batch([post])[0])
-            except Exception as exc:
-                out.append(exc)
-        if all(isinstance(x, Exception) for x in out):
-            raise first  # nothing works: a broken model or engine, not bad rows
-        return out
+@dataclass
+class _Rows:
+    """The mutable per-row state of one table being scored."""
+
+    status: list[str]
+    errors: list[str | None]
+    fields: list[str | None]
+    messages: list[str | None]
+    values: list[dict[str, Any] | None]
+
+    def reject(self, i: int, code: str, field: str | None, message: str) -> None:
+        self.status[i] = STATUS_REJECTED
+        self.errors[i], self.fields[i], self.messages[i] = code, field, message[:_MAX_MESSAGE]
 
 
-def _describe(exc: Exception) -> tuple[str, str | None, str]:
-    if isinstance(exc, TriageError):
-        return exc.code, exc.field, str(exc)[:_MAX_MESSAGE]
-    return "engine_error", None, f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE]
-
-
-def score_table(engine: Engine, table: pa.Table, opts: ScoreOptions) -> pa.Table:
-    """Add the result columns (``__triage_out_*``) and the row status to one work table."""
-    n = table.num_rows
+def _posts(engine: Engine, table: pa.Table, opts: ScoreOptions, rows: _Rows) -> list[tuple[int, Post]]:
+    """The rows to score as posts, each checked by the engine; the others get their status here."""
     ids = table.column(ID).to_pylist()
     texts = table.column(TEXT).to_pylist()
     channels = table.column(CHANNEL).to_pylist()
     created: list[datetime | None] = table.column(CREATED_AT).to_pylist()
     manual = table.column(MANUAL).to_pylist()
-    errors: list[str | None] = table.column(ERROR).to_pylist()
-    fields: list[str | None] = table.column(ERROR_FIELD).to_pylist()
-    messages: list[str | None] = table.column(ERROR_MSG).to_pylist()
-    status: list[str] = [STATUS_OK] * n
-    values: list[dict[str, Any] | None] = [None] * n
     at = datetime.fromisoformat(opts.reclassified_at)
-
     todo: list[tuple[int, Post]] = []
-    for i in range(n):
-        if errors[i] is not None:
-            status[i] = STATUS_REJECTED
+    for i in range(table.num_rows):
+        if rows.errors[i] is not None:
+            rows.status[i] = STATUS_SKIPPED if rows.errors[i] in SKIP_CODES else STATUS_REJECTED
             continue
         if manual[i]:
-            status[i] = STATUS_MANUAL
+            rows.status[i] = STATUS_MANUAL
             continue
         try:
             post = Post(
@@ -117,20 +107,44 @@ def score_table(engine: Engine, table: pa.Table, opts: ScoreOptions) -> pa.Table
                 # never the wall clock (a resumed job must write the same bytes).
                 created_at=created[i] or at,
             )
-            check_text(post.text, engine.limits)
+            engine.check(post)
         except InputError as exc:
-            status[i] = STATUS_REJECTED
-            errors[i] = exc.code
-            fields[i] = opts.text_column if exc.field == "text" else exc.field
-            messages[i] = str(exc)[:_MAX_MESSAGE]
+            rows.reject(i, exc.code, opts.text_column if exc.field == "text" else exc.field, str(exc))
             continue
         except ValidationError as exc:
-            status[i] = STATUS_REJECTED
-            errors[i], fields[i] = "invalid_post", None
-            messages[i] = f"the row does not make a valid post: {exc.errors()[0]['msg']}"[:_MAX_MESSAGE]
+            rows.reject(
+                i, "invalid_post", None, f"the row does not make a valid post: {exc.errors()[0]['msg']}"
+            )
             continue
         todo.append((i, post))
+    return todo
 
+
+def _triage_isolating(engine: Engine, posts: Sequence[Post]) -> list[TriageResult | Exception]:
+    """Triage a batch; when it fails, retry post by post so that one bad post costs only itself."""
+    try:
+        return list(engine.triage_batch(posts, checked=True))
+    except Exception as first:
+        if len(posts) == 1:
+            return [first]
+        out: list[TriageResult | Exception] = []
+        for post in posts:
+            try:
+                out.append(engine.triage_batch([post], checked=True)[0])
+            except Exception as exc:
+                out.append(exc)
+        if all(isinstance(x, Exception) for x in out):
+            raise first  # nothing works: a broken model or engine, not bad rows
+        return out
+
+
+def _describe(exc: Exception) -> tuple[str, str | None, str]:
+    if isinstance(exc, TriageError):
+        return exc.code, exc.field, str(exc)
+    return "engine_error", None, f"{type(exc).__name__}: {exc}"
+
+
+def _score(engine: Engine, todo: list[tuple[int, Post]], opts: ScoreOptions, rows: _Rows) -> None:
     # Length-sorted batches: similar lengths share a batch, so the model pads little. The index breaks
     # ties so that the order (and so each batch) never depends on anything but the chunk.
     todo.sort(key=lambda item: (len(item[1].text), item[0]))
@@ -139,22 +153,34 @@ def score_table(engine: Engine, table: pa.Table, opts: ScoreOptions) -> pa.Table
         outcomes = _triage_isolating(engine, [post for _, post in batch])
         for (i, _), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                status[i] = STATUS_REJECTED
-                errors[i], fields[i], messages[i] = _describe(outcome)
+                rows.reject(i, *_describe(outcome))
             else:
-                values[i] = flatten(outcome, opts.heads, opts.has_routing, opts.reclassified_at)
+                rows.values[i] = flatten(outcome, opts.heads, opts.has_routing, opts.reclassified_at)
 
+
+def score_table(engine: Engine, table: pa.Table, opts: ScoreOptions) -> pa.Table:
+    """Add the result columns (``__triage_out_*``) and the row status to one work table."""
+    n = table.num_rows
+    rows = _Rows(
+        status=[STATUS_OK] * n,
+        errors=table.column(ERROR).to_pylist(),
+        fields=table.column(ERROR_FIELD).to_pylist(),
+        messages=table.column(ERROR_MSG).to_pylist(),
+        values=[None] * n,
+    )
+    _score(engine, _posts(engine, table, opts, rows), opts, rows)
     out = table
     for f in result_fields(opts.heads, opts.has_routing):
         column: list[Any]
         if f.name == "reclassify_status":
-            column = status
+            column = rows.status
         elif f.name == "reclassify_error":
-            column = [e if s == STATUS_REJECTED else None for e, s in zip(errors, status, strict=True)]
+            column = [
+                e if s == STATUS_REJECTED else None for e, s in zip(rows.errors, rows.status, strict=True)
+            ]
         else:
-            column = [v[f.name] if v is not None else None for v in values]
+            column = [v[f.name] if v is not None else None for v in rows.values]
         out = out.append_column(OUT + f.name, pa.array(column, f.type))
-    out = out.set_column(out.schema.get_field_index(ERROR), ERROR, pa.array(errors, pa.string()))
-    out = out.set_column(out.schema.get_field_index(ERROR_FIELD), ERROR_FIELD, pa.array(fields, pa.string()))
-    out = out.set_column(out.schema.get_field_index(ERROR_MSG), ERROR_MSG, pa.array(messages, pa.string()))
-    return out.append_column(STATUS, pa.array(status, pa.string()))
+    for name, values in ((ERROR, rows.errors), (ERROR_FIELD, rows.fields), (ERROR_MSG, rows.messages)):
+        out = out.set_column(out.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return out.append_column(STATUS, pa.array(rows.status, pa.string()))

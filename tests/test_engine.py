@@ -64,13 +64,14 @@ def test_bad_text_is_a_clear_input_error(engine: Engine, text: str, code: str) -
     assert info.value.code == code and info.value.field == "text"
 
 
-def test_bidi_overrides_are_stripped_by_default_and_rejected_on_request(fake_classifier: FakeClassifier) -> None:
+def test_bidi_overrides_are_rejected_by_default_and_stripped_on_request(fake_classifier: FakeClassifier) -> None:
+    # One validation for every path: the library's default is the API's (a bidi override is refused).
     text = "\u202eתודה\u202c רבה"
-    assert Engine(fake_classifier).triage(Post(text=text)).normalised_text == "תודה רבה"
-    strict = Engine(fake_classifier, limits=TextLimits(reject_bidi_overrides=True))
     with pytest.raises(InputError) as info:
-        strict.triage(Post(text=text))
+        Engine(fake_classifier).triage(Post(text=text))
     assert info.value.code == "bidi_control"
+    lenient = Engine(fake_classifier, limits=TextLimits(reject_bidi_overrides=False))
+    assert lenient.triage(Post(text=text)).normalised_text == "תודה רבה"
 
 
 def test_batch_error_names_the_post(engine: Engine) -> None:

@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from training.config import CalibrationConfig
+from training.config import CalibrationConfig, TrainConfig
+from training.loop import dev_metrics
 from training.metrics import expected_calibration_error, softmax
+from training.model import MultiHeadModel
+from training.sources import Example
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -77,3 +80,27 @@ def calibrate_head(logits: np.ndarray, labels: np.ndarray, config: CalibrationCo
         "coverage_above_threshold": coverage,
         "target_accuracy": config.target_accuracy,
     }
+
+
+def calibrate_model(model: MultiHeadModel, dev: dict[str, list[Example]], config: TrainConfig) -> tuple[dict, dict]:
+    """(calibration per head, dev metrics per source and head) for the model as it is now."""
+    metrics, logits = dev_metrics(model, dev, config.optim.eval_batch_size)
+    calibration = {}
+    preferred = config.calibration.sources
+    for head in model.head_specs:
+        labeled = [n for n, rows in dev.items() if any(head.name in e.labels for e in rows)]
+        # Fit on the preferred dev sources (the real posts) when they label this head; else on all that do.
+        names = [n for n in labeled if preferred is None or n in preferred] or labeled
+        parts_l, parts_y = [], []
+        for name in names:
+            rows = dev[name]
+            sel = [i for i, e in enumerate(rows) if head.name in e.labels]
+            parts_l.append(logits[name][head.name][sel])
+            parts_y.append(np.array([rows[i].labels[head.name] for i in sel]))
+        if parts_l:
+            calibration[head.name] = calibrate_head(np.concatenate(parts_l), np.concatenate(parts_y), config.calibration)
+        else:
+            calibration[head.name] = {"temperature": 1.0, "threshold": head.threshold, "n_dev": 0}
+        calibration[head.name]["min_margin"] = head.min_margin
+        calibration[head.name]["dev_sources"] = names
+    return calibration, metrics

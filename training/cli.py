@@ -27,20 +27,23 @@ def train(
     config: Path = typer.Option(..., "--config", help="Training recipe (YAML), e.g. training/configs/default.yaml."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<recipe name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run folder's last checkpoint."),
-    stage: str = typer.Option("all", "--stage", help="all | teacher | student (distillation only)."),
+    stage: str = typer.Option("all", "--stage", help="all | adapt | teacher | self-train | student."),
+    bundle: Path | None = typer.Option(None, "--bundle", help="A prepared bundle (python -m training.bundle) "
+                                       "to train from instead of the sources and base model here."),
 ) -> None:
     """Fine-tune the encoder with one head per schema head (and distil a student when the recipe says so)."""
     _require_training()
     _training_logs()
     from training.config import load_config
+    from training.train import STAGES
     from training.train import train as run_training
 
-    if stage not in {"all", "teacher", "student"}:
-        typer.echo("error: --stage must be all, teacher or student", err=True)
+    if stage not in STAGES:
+        typer.echo(f"error: --stage must be one of {', '.join(STAGES)}", err=True)
         raise typer.Exit(2)
     with user_errors():
         cfg = load_config(config)
-        result = run_training(cfg, out or Path("runs") / cfg.name, resume=resume, stage=stage)
+        result = run_training(cfg, out or Path("runs") / cfg.name, resume=resume, stage=stage, bundle=bundle)
     typer.echo(result.summary)
     for note in result.notes:
         typer.echo(f"note: {note}")

@@ -23,6 +23,9 @@ SourceKind = Literal[
     "youtube_spam",  # ../shared/datasets/en-youtube-spam
     "banking77",  # ../shared/datasets/en-banking77
     "customer_care_threads",  # ../shared/datasets/en-customer-care-threads: unlabeled customer turns
+    "real_labels",  # data/real: the project's labels of real posts (texts read from `texts`)
+    "real_unlabeled",  # ../shared/datasets: real texts of the training brands, unlabeled
+    "pseudo_labels",  # a JSONL file of teacher labels written by self-training (training.selftrain)
 ]
 Split = Literal["train", "dev", "test"]
 
@@ -49,6 +52,8 @@ class SourceConfig(_Strict):
     weight: float = Field(default=1.0, gt=0.0, description="Loss weight of this source's examples.")
     distill_only: bool = Field(default=False, description="Texts used only as unlabeled distillation input.")
     split_seed: int = Field(default=13, description="Seed of the stratified split for sources without one.")
+    texts: Path | None = Field(default=None, description="real_labels: the folder holding the texts "
+                               "(../shared/datasets); the labels keep only source and id.")
 
 
 class EncoderConfig(_Strict):
@@ -103,6 +108,10 @@ class OptimConfig(_Strict):
     bucket_batches: int = Field(default=50, gt=0, description="Batches per length-sorting bucket.")
     max_minutes: float | None = Field(default=None, gt=0, description="Stop after the epoch that passes this.")
     threads: int = Field(default=2, gt=0)
+    device: str = Field(default="cpu", pattern=r"^(cpu|cuda(:\d+)?|auto)$",
+                        description="cpu (the shipped recipe's target), cuda, or auto (CUDA when present).")
+    select_on: list[str] | None = Field(
+        default=None, description="Dev sources whose macro-F1 picks the best epoch (None: every dev source).")
 
 
 class CalibrationConfig(_Strict):
@@ -110,6 +119,34 @@ class CalibrationConfig(_Strict):
                                    description="Threshold = lowest confidence whose dev accuracy above it reaches this.")
     min_threshold: float = Field(default=0.30, ge=0, le=1)
     max_threshold: float = Field(default=0.90, ge=0, le=1)
+    sources: list[str] | None = Field(
+        default=None, description="Dev sources that temperatures and thresholds are fitted on (None: all).")
+
+
+class AdaptConfig(_Strict):
+    """Continued masked-language-model training of the encoder on unlabeled real text (domain adaptation)."""
+
+    enabled: bool = False
+    epochs: int = Field(default=2, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    lr: float = Field(default=5e-5, gt=0)
+    mask_probability: float = Field(default=0.15, gt=0, lt=1)
+    max_texts: int | None = Field(default=None, gt=0, description="Use at most this many texts (seeded sample).")
+    holdout: float = Field(default=0.02, ge=0, lt=0.5, description="Share of texts kept aside to report MLM accuracy.")
+    max_minutes: float | None = Field(default=None, gt=0)
+
+
+class SelfTrainConfig(_Strict):
+    """Self-training: the teacher labels the unlabeled real pool; confident labels join the next teacher."""
+
+    enabled: bool = False
+    rounds: int = Field(default=1, ge=1, le=3)
+    min_confidence: dict[str, float] = Field(
+        default_factory=lambda: {"intent": 0.9, "sentiment": 0.9, "urgency": 0.85},
+        description="Per head: the calibrated probability a pseudo-label needs (below it the head stays unknown).")
+    max_per_label: int = Field(default=1500, gt=0, description="Cap per (head, label), so the majority class does not flood.")
+    weight: float = Field(default=0.5, gt=0, description="Loss weight of pseudo-labeled examples.")
+    per_epoch: int | None = Field(default=4000, gt=0, description="Pseudo-labeled rows drawn per epoch.")
 
 
 class DistillConfig(_Strict):
@@ -176,6 +213,8 @@ class TrainConfig(_Strict):
     vocab: VocabConfig = Field(default_factory=VocabConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    adapt: AdaptConfig = Field(default_factory=AdaptConfig)
+    self_train: SelfTrainConfig = Field(default_factory=SelfTrainConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
 
@@ -200,7 +239,8 @@ class TrainConfig(_Strict):
 
         return self.model_copy(update={
             "schema_path": fix(self.schema_path),
-            "sources": [s.model_copy(update={"path": fix(s.path)}) for s in self.sources],
+            "sources": [s.model_copy(update={"path": fix(s.path), "texts": fix(s.texts) if s.texts else None})
+                        for s in self.sources],
         })
 
     def load_schema(self) -> LabelSchema:

@@ -19,34 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+from training.checkpoint import CHECKPOINT_JSON, METRICS_JSON
 from training.config import TrainConfig
+from training.data import Batch, Data
+from training.finish import finish_checkpoint
+from training.loop import FitSpec, fit, predict_logits, resolve_device
+from training.losses import class_weights, kd_loss, masked_cross_entropy
 from training.model import MultiHeadModel, student_from_teacher
 from training.sources import Example
-from training.train import (
-    CHECKPOINT_JSON,
-    METRICS_JSON,
-    Batch,
-    Data,
-    FitSpec,
-    class_weights,
-    finish_checkpoint,
-    fit,
-    masked_cross_entropy,
-    predict_logits,
-)
 
 log = logging.getLogger(__name__)
-
-
-def kd_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
-    """Sum over heads of T² · KL(teacher_T || student_T), averaged over the batch."""
-    total = next(iter(student.values())).new_zeros(())
-    for name, logits in student.items():
-        target = F.softmax(teacher[name] / temperature, dim=-1)
-        total = total + F.kl_div(F.log_softmax(logits / temperature, dim=-1), target, reduction="batchmean")
-    return total * temperature * temperature
 
 
 def attach_teacher_logits(teacher: MultiHeadModel, examples: list[Example], batch_size: int) -> None:
@@ -76,7 +59,7 @@ def distill(config: TrainConfig, data: Data, teacher_dir: Path, out_dir: Path, t
     d = config.distill
     if resume and (out_dir / CHECKPOINT_JSON).is_file():
         return json.loads((out_dir / METRICS_JSON).read_text(encoding="utf-8"))
-    teacher = MultiHeadModel.load(teacher_dir)
+    teacher = MultiHeadModel.load(teacher_dir).to(resolve_device(config.optim.device))
     teacher_metrics = json.loads((teacher_dir / METRICS_JSON).read_text(encoding="utf-8"))
     # The student sees every labeled training text and the unlabeled ones; capped sources stay capped.
     pool = {name: list(rows) for name, rows in data.train.items()}
@@ -99,7 +82,8 @@ def distill(config: TrainConfig, data: Data, teacher_dir: Path, out_dir: Path, t
 
     o = config.optim
     spec = FitSpec("student", d.epochs, d.batch_size, d.lr, d.head_lr, o.weight_decay, o.warmup_ratio, o.grad_clip,
-                   d.patience, d.max_minutes, o.freeze_embeddings, o.bucket_batches, o.eval_batch_size, config.seed + 1)
+                   d.patience, d.max_minutes, o.freeze_embeddings, o.bucket_batches, o.eval_batch_size, config.seed + 1,
+                   tuple(o.select_on) if o.select_on else None)
     result = fit(student, pool, data.caps, data.dev, weights, loss, spec, out_dir, resume)
     public = {h.name for h in data.heads if not h.auxiliary}
     extra = {"student_layers": list(d.layers), "teacher_dev": teacher_metrics["dev"],
@@ -118,4 +102,4 @@ def distill(config: TrainConfig, data: Data, teacher_dir: Path, out_dir: Path, t
     return report
 
 
-__all__ = ["compare", "distill", "kd_loss"]
+__all__ = ["compare", "distill"]

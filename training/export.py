@@ -35,19 +35,14 @@ import numpy as np
 import torch
 
 from training.calibrate import calibrate_head
+from training.checkpoint import CHECKPOINT_JSON, METRICS_JSON, checkpoint_dir
 from training.config import TrainConfig
+from training.data import encode_examples, load_data
 from training.encoder.tokenizer import QUERY_PREFIX
 from training.metrics import macro_f1
 from training.model import MultiHeadModel
 from training.sources import Example
-from training.train import (
-    CHECKPOINT_JSON,
-    METRICS_JSON,
-    checkpoint_dir,
-    encode_examples,
-    load_data,
-    set_threads,
-)
+from training.train import set_threads
 from triage.artifact import (
     ONNX_FILE,
     TOKENIZER_FILE,
@@ -248,7 +243,7 @@ def apply_recall_targets(model: MultiHeadModel, dev: dict[str, list[Example]], c
     The offset moves the argmax decision toward the label (trading its precision for recall) and is part
     of the exported network, so every consumer of the model sees the same decision. Tuned on dev only.
     """
-    from training.train import predict_logits
+    from training.loop import predict_logits
 
     report: dict[str, Any] = {}
     if not config.export.recall_targets:

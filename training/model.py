@@ -84,7 +84,8 @@ class MultiHeadModel(nn.Module):
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        state = {k: (v.float() if v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in self.state_dict().items()}
         save_file(state, str(folder / MODEL_WEIGHTS), metadata={"format": "pt"})
         (folder / MODEL_JSON).write_text(json.dumps(self.describe(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import html
+import json
 import logging
 import random
 import re
@@ -82,6 +83,9 @@ SOURCE_FILES: dict[SourceKind, tuple[str, ...]] = {
                      "Youtube04-Eminem.csv", "Youtube05-Shakira.csv"),
     "banking77": ("train.csv", "test.csv"),
     "customer_care_threads": ("dev.json",),
+    "real_labels": ("sample.jsonl", "labels/adjudicated.jsonl"),
+    "real_unlabeled": ("he-bank-app-reviews/reviews.jsonl", "he-sentiment-facebook/train.tsv"),
+    "pseudo_labels": (),
 }
 DEFAULT_HEADS: dict[SourceKind, dict[str, str]] = {
     "he_sentiment_facebook": {"sentiment": "sentiment"},
@@ -89,6 +93,9 @@ DEFAULT_HEADS: dict[SourceKind, dict[str, str]] = {
     "youtube_spam": {"spam": "spam"},
     "banking77": {"banking_intent": "intent"},
     "customer_care_threads": {},
+    "real_labels": {"intent": "intent", "sentiment": "sentiment", "urgency": "urgency"},
+    "real_unlabeled": {},
+    "pseudo_labels": {"intent": "intent", "sentiment": "sentiment", "urgency": "urgency"},
 }
 
 
@@ -237,10 +244,47 @@ def read_customer_care_threads(folder: Path, splits: Sequence[Split]) -> list[Ra
     return rows
 
 
+def read_real_labels(folder: Path, texts: Path, splits: Sequence[Split]) -> list[RawRow]:
+    """The project's labeled real posts (``data/real``), split by brand, texts from ``../shared``."""
+    from training.real.labels import labeled_posts
+
+    if not texts.is_dir():
+        raise ConfigError(f"real_labels: the texts folder {texts} does not exist (../shared/datasets beside the project)")
+    rows = []
+    for lp in labeled_posts(folder, texts):
+        split: Split = lp.sample.split  # type: ignore[assignment]
+        if split in splits:
+            meta = {"id": lp.post.id, "dataset": lp.post.source, "brand": lp.post.brand, "stars": lp.post.stars}
+            rows.append(RawRow(lp.post.text, dict(lp.labels), split, lp.language, meta))
+    return rows
+
+
+def read_real_unlabeled(shared: Path) -> list[RawRow]:
+    """Real texts of the training brands only (dev and test brands are held out entirely)."""
+    from training.real.sample import held_out_brands
+    from training.real.sources import unlabeled_pool
+
+    return [RawRow(p.text, {}, "train", "he" if p.source.startswith("he-") else "en",
+                   {"id": p.id, "dataset": p.source, "brand": p.brand})
+            for p in unlabeled_pool(shared, held_out_brands())]
+
+
+def read_pseudo_labels(path: Path) -> list[RawRow]:
+    """Self-training's confident teacher labels (a folder with pseudo_labels.jsonl); train split only."""
+    file = path / "pseudo_labels.jsonl" if path.is_dir() else path
+    rows = []
+    with file.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                obj = json.loads(line)
+                rows.append(RawRow(obj["text"], obj["labels"], "train", obj.get("language"), {"id": obj.get("id")}))
+    return rows
+
+
 def read_source_rows(source: SourceConfig) -> list[RawRow]:
     """The source's rows (before mapping), its texts cleaned the way the engine cleans posts."""
     folder = source.path
-    if not folder.is_dir():
+    if not folder.is_dir() and source.kind != "pseudo_labels":
         raise ConfigError(f"data source {source.name!r}: {folder} is not a folder")
     kind = source.kind
     if kind == "corpus":
@@ -253,6 +297,12 @@ def read_source_rows(source: SourceConfig) -> list[RawRow]:
         rows = read_youtube_spam(folder, source.splits, source.split_seed)
     elif kind == "banking77":
         rows = read_banking77(folder, source.splits, source.split_seed)
+    elif kind == "real_labels":
+        rows = read_real_labels(folder, source.texts or folder.parent.parent / "shared" / "datasets", source.splits)
+    elif kind == "real_unlabeled":
+        rows = read_real_unlabeled(folder)
+    elif kind == "pseudo_labels":
+        rows = read_pseudo_labels(folder)
     else:
         rows = read_customer_care_threads(folder, source.splits)
     out = []
@@ -313,6 +363,11 @@ def source_files(source: SourceConfig) -> list[Path]:
     names = SOURCE_FILES[source.kind]
     if source.kind == "corpus":
         names = tuple(f"{s}.jsonl" for s in source.splits)
+    if source.kind == "real_labels":
+        names = (*names, *(str(p.relative_to(source.path)) for p in sorted((source.path / "labels" / "raw").glob("*.jsonl"))))
+    if source.kind == "pseudo_labels":
+        file = source.path / "pseudo_labels.jsonl" if source.path.is_dir() else source.path
+        return [file] if file.is_file() else []
     return [source.path / n for n in names if (source.path / n).is_file()]
 
 

@@ -89,7 +89,7 @@ def load_model(path: Path, threads: int) -> tuple[Any, str]:
     from bench.speed.torch_baseline import CheckpointClassifier
 
     try:
-        from training.train import checkpoint_dir
+        from training.checkpoint import checkpoint_dir
 
         path = checkpoint_dir(path)
     except Exception:  # a bare checkpoint folder without checkpoint.json still loads below

@@ -161,7 +161,19 @@ def build_input(path: Path, rows: int, seed: int = 13) -> dict[str, Any]:
 def _spec(args: argparse.Namespace) -> Any:
     from batch import EngineSpec
 
-    return EngineSpec(model_dir=str(args.model) if args.model else None, factory=args.engine_factory)
+    return EngineSpec(model_dir=str(args.model) if args.model else None)
+
+
+def _builder(args: argparse.Namespace) -> Any:
+    """``--engine-factory package.module:function`` as an engine builder (``function(spec) -> Engine``)."""
+    if not args.engine_factory:
+        return None
+    import importlib
+
+    module, _, name = args.engine_factory.partition(":")
+    if not module or not name:
+        raise SystemExit(f"error: --engine-factory {args.engine_factory!r} must look like 'package.module:function'")
+    return getattr(importlib.import_module(module), name)
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
@@ -190,7 +202,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
         out["ray_init_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    report = reclassify(Path(args.input), Path(args.output), options)
+    report = reclassify(Path(args.input), Path(args.output), options, engine_builder=_builder(args))
     job_s = time.perf_counter() - t
     if args.mode == "ray":
         import ray
@@ -210,23 +222,24 @@ def _baseline(args: argparse.Namespace, t0: float) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from batch.rows import flatten
+    from batch.results import flatten
+    from batch.spec import build_engine
     from triage.errors import InputError
-    from triage.text.validate import check_text
     from triage.types import Post
 
-    engine = _spec(args).build()
+    engine = build_engine(_spec(args), _builder(args))
     heads = tuple(h.name for h in engine.classifier.schema.public_heads)
     t = time.perf_counter()
     rows = pq.read_table(args.input).to_pylist()
     at = datetime.fromisoformat(AT)
     posts, keep = [], []
     for i, row in enumerate(rows):
+        post = Post(text=row["text"], id=row["id"], channel=row["channel"], created_at=at)
         try:
-            check_text(row["text"], engine.limits)
+            engine.check(post)  # the job's own validation
         except InputError:
             continue
-        posts.append(Post(text=row["text"], id=row["id"], channel=row["channel"], created_at=at))
+        posts.append(post)
         keep.append(i)
     results = engine.triage_batch(posts)
     flat = [{"id": rows[i]["id"], **flatten(r, heads, engine.router is not None, AT)} for i, r in zip(keep, results, strict=True)]
@@ -526,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="rows for the slow whole-file baseline (default --rows; its own file, same generator)")
     p.add_argument("--chunk-size", type=int, default=1000)
     p.add_argument("--tiny-model", action="store_true", help="no trained model: use a random tiny ONNX model")
-    p.add_argument("--engine-factory", help="module:function returning an Engine instead of a model")
+    p.add_argument("--engine-factory", help="module:function(spec) returning an Engine instead of a model")
     p.add_argument("--smoke", action="store_true", help="tiny sizes; results in a temporary folder")
     p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     p.add_argument("--work", type=Path, default=None, help="work folder to reuse (inputs, outputs, finished runs)")

@@ -242,7 +242,7 @@ def training_checkpoint_for(model_dir: Path, explicit: Path | None = None) -> Pa
     """The training checkpoint folder a model was exported from: ``explicit``, else one the manifest names.
 
     A checkpoint folder holds ``model.json`` + ``model.safetensors`` (``training.model.MultiHeadModel.save``);
-    a run folder is resolved to its final checkpoint with ``training.train.checkpoint_dir``.
+    a run folder is resolved to its final checkpoint with ``training.checkpoint.checkpoint_dir``.
     """
     from bench.common import ROOT
 
@@ -258,7 +258,7 @@ def training_checkpoint_for(model_dir: Path, explicit: Path | None = None) -> Pa
             if (path / "model.json").is_file():
                 return path
             try:
-                from training.train import checkpoint_dir
+                from training.checkpoint import checkpoint_dir
 
                 resolved = checkpoint_dir(path)
             except Exception:  # not a run folder, or training/ not installed

@@ -1,4 +1,7 @@
-"""Fixtures for the batch tests: small posts files in every format and a fake-engine job spec."""
+"""Fixtures for the batch tests: small posts files in every format and small job options.
+
+Jobs run with the fake engine: ``reclassify(..., engine_builder=make_engine)`` (tests.batch.fake_engine).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from batch import EngineSpec, ReclassifyOptions
+from batch import ReclassifyOptions
 
-FACTORY = "tests.batch.fake_engine:make_engine"
 AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 TEXTS = [
@@ -77,7 +79,5 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture()
 def options() -> ReclassifyOptions:
-    """A small, deterministic job with the fake engine, scored in this process."""
-    return ReclassifyOptions(
-        chunk_size=7, batch_size=4, engine_spec=EngineSpec(factory=FACTORY), reclassified_at=AT, workers=1
-    )
+    """A small, deterministic job, scored in this process."""
+    return ReclassifyOptions(chunk_size=7, batch_size=4, reclassified_at=AT, workers=1)

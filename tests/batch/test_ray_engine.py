@@ -12,6 +12,7 @@ import pytest
 
 from batch import ReclassifyOptions, reclassify
 from tests.batch.conftest import make_rows, write_rows
+from tests.batch.fake_engine import make_engine
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]' (ray[data]==2.60.0)")
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
-    # Workers inherit this environment: they must import the test's engine factory.
+    # Workers inherit this environment: they must import the test's engine builder.
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), old) if p)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
@@ -42,8 +43,9 @@ def test_ray_engine_equals_the_local_engine_row_for_row(
     rows[90]["text"] = "y" * 5001
     src = write_rows(rows, tmp_path / "in.parquet")
     opts = replace(options, chunk_size=20, batch_size=8)
-    local = reclassify(src, tmp_path / "local.parquet", opts)
-    remote = reclassify(src, tmp_path / "ray.parquet", replace(opts, engine="ray", ray_concurrency=2))
+    local = reclassify(src, tmp_path / "local.parquet", opts, engine_builder=make_engine)
+    ray_opts = replace(opts, engine="ray", ray_concurrency=2)
+    remote = reclassify(src, tmp_path / "ray.parquet", ray_opts, engine_builder=make_engine)
 
     assert remote.engine == "ray" and (remote.rows, remote.scored, remote.rejected) == (150, 148, 2)
     assert remote.heads == local.heads
@@ -56,4 +58,5 @@ def test_an_actor_pool_that_would_take_every_cpu_is_refused(tmp_path: Path, opti
 
     src = write_rows(make_rows(5), tmp_path / "in.jsonl")
     with pytest.raises(ConfigError, match="starve"):
-        reclassify(src, tmp_path / "o.jsonl", replace(options, engine="ray", ray_concurrency=2, ray_num_cpus=1.0))
+        greedy = replace(options, engine="ray", ray_concurrency=2, ray_num_cpus=1.0)
+        reclassify(src, tmp_path / "o.jsonl", greedy, engine_builder=make_engine)

@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from batch import Columns, EngineSpec, ReclassifyOptions, reclassify
+from batch import Columns, ReclassifyOptions, reclassify
+from batch.state import STATE_VERSION
 from tests.batch.conftest import AT, make_rows, read_rows, write_rows
-from tests.batch.fake_engine import make_engine
+from tests.batch.fake_engine import make_engine, make_lenient_engine, make_routed_engine
 from triage.errors import ConfigError, InputError
 from triage.types import Post
 
@@ -27,7 +28,7 @@ def test_each_format_round_trips_in_order_with_results_equal_to_single_posts(
     rows = make_rows(30)
     src = write_rows(rows, tmp_path / f"in{ext}")
     out = tmp_path / f"out{ext}"
-    report = reclassify(src, out, options)
+    report = reclassify(src, out, options, engine_builder=make_engine)
 
     assert (report.rows, report.scored, report.rejected) == (30, 30, 0)
     got = read_rows(out)
@@ -63,7 +64,7 @@ def test_output_columns_keep_input_order_and_types_and_replace_old_labels(tmp_pa
         }
     )
     pq.write_table(table, tmp_path / "in.parquet")
-    reclassify(tmp_path / "in.parquet", tmp_path / "out.parquet", options)
+    reclassify(tmp_path / "in.parquet", tmp_path / "out.parquet", options, engine_builder=make_engine)
     out = pq.read_table(tmp_path / "out.parquet")
     assert out.schema.names[:5] == ["when", "intent", "text", "tags", "id"]  # the old label column, in place
     assert out.schema.names[5:] == [
@@ -77,24 +78,24 @@ def test_output_columns_keep_input_order_and_types_and_replace_old_labels(tmp_pa
 
 def test_csv_to_parquet_and_parquet_to_jsonl(tmp_path: Path, options: ReclassifyOptions) -> None:
     rows = make_rows(10)
-    reclassify(write_rows(rows, tmp_path / "in.csv"), tmp_path / "out.parquet", options)
-    reclassify(write_rows(rows, tmp_path / "in.parquet"), tmp_path / "out.jsonl", options)
+    reclassify(write_rows(rows, tmp_path / "in.csv"), tmp_path / "out.parquet", options, engine_builder=make_engine)
+    reclassify(write_rows(rows, tmp_path / "in.parquet"), tmp_path / "out.jsonl", options, engine_builder=make_engine)
     a, b = read_rows(tmp_path / "out.parquet"), read_rows(tmp_path / "out.jsonl")
     assert [r["intent"] for r in a] == [r["intent"] for r in b]
     with pytest.raises(InputError, match="JSON Lines rows have no fixed columns"):
-        reclassify(write_rows(rows, tmp_path / "in.jsonl"), tmp_path / "x.parquet", options)
+        reclassify(write_rows(rows, tmp_path / "in.jsonl"), tmp_path / "x.parquet", options, engine_builder=make_engine)
 
 
 def test_column_mapping_and_a_missing_column_fails_before_any_work(tmp_path: Path, options: ReclassifyOptions) -> None:
     rows = [{"post_id": r["id"], "body": r["text"]} for r in make_rows(8)]
     src = write_rows(rows, tmp_path / "in.parquet")
     mapped = replace(options, columns=Columns(id="post_id", text="body"))
-    report = reclassify(src, tmp_path / "out.parquet", mapped)
+    report = reclassify(src, tmp_path / "out.parquet", mapped, engine_builder=make_engine)
     assert report.scored == 8
     got = read_rows(tmp_path / "out.parquet")
     assert [r["post_id"] for r in got] == [r["post_id"] for r in rows]
     with pytest.raises(InputError) as info:
-        reclassify(src, tmp_path / "out2.parquet", options)
+        reclassify(src, tmp_path / "out2.parquet", options, engine_builder=make_engine)
     assert info.value.code == "missing_column" and "--text-column" in str(info.value)
     assert not (tmp_path / "out2.parquet.partial").exists()
 
@@ -114,11 +115,11 @@ def test_bad_rows_go_to_the_rejects_file_and_stay_in_the_output(tmp_path: Path, 
         json.dumps({"id": "ok2", "text": "Где мой заказ?", "channel": "WhatsApp"}).encode(),
     ]
     src = tmp_path / "in.jsonl"
-    src.write_bytes(b"\n".join(lines) + b"\n\n")  # a trailing blank line is not a row
+    src.write_bytes(b"\n".join(lines) + b"\n\n")  # a trailing blank line: skipped and reported
     out = tmp_path / "out.jsonl"
-    report = reclassify(src, out, options)
+    report = reclassify(src, out, options, engine_builder=make_engine)
 
-    assert (report.rows, report.scored, report.rejected) == (10, 2, 8)
+    assert (report.rows, report.scored, report.rejected, report.skipped) == (11, 2, 8, 1)
     rejects = [json.loads(x) for x in out.with_name("out.jsonl.rejects.jsonl").read_text().splitlines()]
     assert [(r["row"], r["id"], r["code"]) for r in rejects] == [
         (1, "nt", "missing_text"),
@@ -129,6 +130,7 @@ def test_bad_rows_go_to_the_rejects_file_and_stay_in_the_output(tmp_path: Path, 
         (6, None, "invalid_json"),
         (7, "num", "invalid_type"),
         (8, "chan", "invalid_channel"),
+        (10, None, "blank_line"),
     ]
     assert all(r["reason"] for r in rejects)
     assert "x" * 50 not in out.with_name("out.jsonl.rejects.jsonl").read_text()  # no text in rejects
@@ -152,7 +154,7 @@ def test_csv_broken_bytes_and_ragged_rows_are_rejected_per_row(tmp_path: Path, o
         b'e,"multi\nline post",z\n'
     )
     out = tmp_path / "out.csv"
-    report = reclassify(src, out, options)
+    report = reclassify(src, out, options, engine_builder=make_engine)
     rejects = [json.loads(x) for x in (tmp_path / "out.csv.rejects.jsonl").read_text().splitlines()]
     assert [(r["id"], r["code"], r["field"]) for r in rejects] == [
         ("b", "invalid_utf8", "text"),
@@ -168,10 +170,10 @@ def test_csv_broken_bytes_and_ragged_rows_are_rejected_per_row(tmp_path: Path, o
 
 def test_bidi_overrides_follow_the_engine_limits(tmp_path: Path, options: ReclassifyOptions) -> None:
     src = write_rows([{"id": "1", "text": "\u202eתודה\u202c רבה"}], tmp_path / "in.jsonl")
-    assert reclassify(src, tmp_path / "a.jsonl", options).scored == 1  # stripped by normalisation
-    strict = replace(options, engine_spec=EngineSpec(factory="tests.batch.fake_engine:make_strict_engine"))
-    report = reclassify(src, tmp_path / "b.jsonl", strict)
-    assert report.rejects_by_code == {"bidi_control": 1}
+    report = reclassify(src, tmp_path / "a.jsonl", options, engine_builder=make_engine)
+    assert report.rejects_by_code == {"bidi_control": 1}  # the default limits, as in the API
+    lenient = reclassify(src, tmp_path / "b.jsonl", options, engine_builder=make_lenient_engine)
+    assert lenient.scored == 1  # limits that allow them: stripped by normalisation
 
 
 def test_keep_manual_rows_are_never_overwritten(tmp_path: Path, options: ReclassifyOptions) -> None:
@@ -181,7 +183,7 @@ def test_keep_manual_rows_are_never_overwritten(tmp_path: Path, options: Reclass
         row["urgency"] = "critical"
     src = write_rows(rows, tmp_path / "in.csv")
     out = tmp_path / "out.csv"
-    report = reclassify(src, out, replace(options, columns=Columns(manual="label_source")))
+    report = reclassify(src, out, replace(options, columns=Columns(manual="label_source")), engine_builder=make_engine)
     got = read_rows(out)
     manual = {i for i, r in enumerate(rows) if r["label_source"] in ("human", "dana", "true")}
     assert report.manual == len(manual) == 6
@@ -201,7 +203,7 @@ def test_dry_run_counts_changes_with_examples_and_writes_nothing(tmp_path: Path,
     src = write_rows(rows, tmp_path / "in.parquet")
     out = tmp_path / "out.parquet"
     before = sorted(p.name for p in tmp_path.iterdir())
-    report = reclassify(src, out, replace(options, dry_run=True, examples=2))
+    report = reclassify(src, out, replace(options, dry_run=True, examples=2), engine_builder=make_engine)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
     engine = make_engine()
@@ -221,11 +223,11 @@ def test_a_rerun_after_success_gives_the_same_bytes_and_chunking_does_not_matter
     tmp_path: Path, options: ReclassifyOptions
 ) -> None:
     src = write_rows(make_rows(25), tmp_path / "in.jsonl")
-    reclassify(src, tmp_path / "a.jsonl", options)
+    reclassify(src, tmp_path / "a.jsonl", options, engine_builder=make_engine)
     first = (tmp_path / "a.jsonl").read_bytes()
-    reclassify(src, tmp_path / "a.jsonl", options)
+    reclassify(src, tmp_path / "a.jsonl", options, engine_builder=make_engine)
     assert (tmp_path / "a.jsonl").read_bytes() == first
-    reclassify(src, tmp_path / "b.jsonl", replace(options, chunk_size=100, batch_size=64))
+    reclassify(src, tmp_path / "b.jsonl", replace(options, chunk_size=100, batch_size=64), engine_builder=make_engine)
     assert (tmp_path / "b.jsonl").read_bytes() == first
 
 
@@ -236,26 +238,27 @@ def test_an_unfinished_job_for_another_input_is_refused_unless_restarted(tmp_pat
     work.mkdir()
     (work / "state.json").write_text(
         json.dumps(
-            {"version": 1, "fingerprint": {"path": "elsewhere"}, "options_hash": "x", "reclassified_at": "y",
+            {"version": STATE_VERSION, "fingerprint": {"path": "elsewhere"}, "options_hash": "x", "reclassified_at": "y",
              "chunks_done": 1, "rows_done": 7, "tally": {}}
         )
     )
     with pytest.raises(ConfigError, match="--restart"):
-        reclassify(src, out, options)
-    report = reclassify(src, out, replace(options, restart=True))
+        reclassify(src, out, options, engine_builder=make_engine)
+    report = reclassify(src, out, replace(options, restart=True), engine_builder=make_engine)
     assert report.rows == 10 and report.resumed_from_row == 0 and not work.exists()
 
 
 def test_empty_input_gives_an_output_with_the_columns_and_no_rows(tmp_path: Path, options: ReclassifyOptions) -> None:
     (tmp_path / "in.csv").write_text("id,text\n", encoding="utf-8")
-    report = reclassify(tmp_path / "in.csv", tmp_path / "out.csv", options)
+    report = reclassify(tmp_path / "in.csv", tmp_path / "out.csv", options, engine_builder=make_engine)
     assert report.rows == 0
     assert (tmp_path / "out.csv").read_text().startswith('"id","text","language","intent"')
 
 
 def test_parquet_chunks_start_and_stop_anywhere_on_a_chunk_boundary(tmp_path: Path) -> None:
-    from batch.io import ROW, InputSource
+    from batch.columns import ROW
     from batch.ray_engine import _read_ranges
+    from batch.readers import InputSource
 
     table = pa.Table.from_pylist(make_rows(95))
     pq.write_table(table, tmp_path / "in.parquet", row_group_size=13)  # row groups across chunks
@@ -271,16 +274,13 @@ def test_parquet_chunks_start_and_stop_anywhere_on_a_chunk_boundary(tmp_path: Pa
 
 
 def test_routing_columns_come_with_an_engine_that_routes(tmp_path: Path, options: ReclassifyOptions) -> None:
-    from tests.batch.fake_engine import make_routed_engine
-
     rows = [
         {"id": "a", "text": "מצאתי זכוכית בסלט!!! עורך דין כבר בדרך", "channel": "whatsapp"},
         {"id": "b", "text": "Cancel my subscription now", "channel": "facebook"},
         {"id": "c", "text": "thanks for the help", "channel": None},
     ]
     src = write_rows(rows, tmp_path / "in.jsonl")
-    routed = replace(options, engine_spec=EngineSpec(factory="tests.batch.fake_engine:make_routed_engine"))
-    reclassify(src, tmp_path / "out.jsonl", routed)
+    reclassify(src, tmp_path / "out.jsonl", options, engine_builder=make_routed_engine)
     got = read_rows(tmp_path / "out.jsonl")
     engine = make_routed_engine()
     for row, result in zip(rows, got, strict=True):
@@ -320,13 +320,13 @@ def test_an_interrupted_job_resumes_to_the_same_bytes(tmp_path: Path, options: R
     rows[3]["text"] = ""
     src = write_rows(rows, tmp_path / f"in{ext}")
     whole = tmp_path / f"whole{ext}"
-    reclassify(src, whole, options)
+    reclassify(src, whole, options, engine_builder=make_engine)
     out = tmp_path / f"out{ext}"
     with pytest.raises(_Crash):
-        reclassify(src, out, options, progress=_CrashAfter(2))
+        reclassify(src, out, options, progress=_CrashAfter(2), engine_builder=make_engine)
     assert not out.exists() and len(list((tmp_path / f"out{ext}.partial").glob("part-*"))) == 2
     with pytest.raises(ConfigError, match="reclassified_at"):
-        reclassify(src, out, replace(options, reclassified_at=datetime(2030, 1, 1, tzinfo=UTC)))
-    report = reclassify(src, out, replace(options, reclassified_at=None))  # the time comes from the state
+        reclassify(src, out, replace(options, reclassified_at=datetime(2030, 1, 1, tzinfo=UTC)), engine_builder=make_engine)
+    report = reclassify(src, out, replace(options, reclassified_at=None), engine_builder=make_engine)  # the time comes from the state
     assert report.resumed_from_row == 14 and report.rows == 40 and report.rejected == 1
     assert out.read_bytes() == whole.read_bytes()

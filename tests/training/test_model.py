@@ -13,10 +13,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
 
+from training.data import Batch, collate  # noqa: E402
 from training.export import export_onnx, onnx_parity, output_names  # noqa: E402
+from training.losses import class_weights, masked_cross_entropy  # noqa: E402
 from training.model import MultiHeadModel, pad_batch, random_encoder_config  # noqa: E402
 from training.sources import IGNORE, Example  # noqa: E402
-from training.train import Batch, class_weights, collate, masked_cross_entropy  # noqa: E402
 from triage.schema import HeadSpec  # noqa: E402
 
 HEADS = [HeadSpec(name="intent", labels=["a", "b", "c"]), HeadSpec(name="sentiment", labels=["neg", "neu", "pos"]),

@@ -154,7 +154,9 @@ def test_a_manifest_whose_labels_do_not_fit_the_model_is_refused(tiny_artifact: 
 
 def test_training_resumes_exactly_from_its_checkpoint(tmp_path: Path) -> None:
     """Interrupt after epoch 1 of 2, resume: the weights equal an uninterrupted run's."""
-    from training import train as tr
+    from training import loop as tr
+    from training.data import Batch
+    from training.losses import masked_cross_entropy
     from training.model import MultiHeadModel, random_encoder_config
     from training.sources import Example
     from triage.schema import HeadSpec
@@ -173,8 +175,8 @@ def test_training_resumes_exactly_from_its_checkpoint(tmp_path: Path) -> None:
 
     weights = {"*": {"h": torch.ones(2)}}
 
-    def loss(logits: dict, batch: tr.Batch) -> torch.Tensor:
-        return tr.masked_cross_entropy(logits, batch, weights)
+    def loss(logits: dict, batch: Batch) -> torch.Tensor:
+        return masked_cross_entropy(logits, batch, weights)
 
     tr.fit(model(), pool, {}, dev, {}, loss, spec, tmp_path / "whole", resume=False)
 

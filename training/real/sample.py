@@ -133,3 +133,14 @@ def read_sample(path: Path) -> Iterator[SampledPost]:
             if line.strip():
                 yield SampledPost(**json.loads(line))
 
+
+
+def held_out_brands() -> set[tuple[str, str]]:
+    """(source, brand) pairs of the dev and test splits: never used as unlabeled training text either."""
+    from training.real.sources import CARE, COMPLAINTS, YOUTUBE
+
+    out = {(HE_REVIEWS, app) for app, (split, _) in HE_QUOTAS.items() if split != "train"}
+    kinds = {"complaints": COMPLAINTS, "care": CARE, "youtube": YOUTUBE}
+    for kind, brands in EN_SPLITS.items():
+        out |= {(kinds[kind], brand) for brand in brands}
+    return out

@@ -96,3 +96,27 @@ def read_all(shared: Path) -> dict[tuple[str, str], RealPost]:
     posts: list[RealPost] = [*read_he_reviews(shared), *read_complaint_tweets(shared),
                              *read_care_first_turns(shared), *read_youtube(shared)]
     return {(p.source, p.id): p for p in posts}
+
+
+HE_FACEBOOK = "he-sentiment-facebook"
+
+
+def read_he_facebook_train(shared: Path) -> Iterator[RealPost]:
+    """The Hebrew Facebook comments of the public set's train split (its dev and test stay unseen)."""
+    with (shared / HE_FACEBOOK / "train.tsv").open(encoding="utf-8") as f:
+        next(f, None)  # header
+        for i, line in enumerate(f):
+            text = line.rsplit("\t", 1)[0].strip()
+            if text:
+                yield RealPost(HE_FACEBOOK, f"train-{i}", "president", text)
+
+
+def unlabeled_pool(shared: Path, held_out: set[tuple[str, str]]) -> list[RealPost]:
+    """Real texts for domain adaptation, self-training and distillation: every source's training brands.
+
+    Posts of the brands in ``held_out`` (the dev and test brands) are left out entirely, so the real
+    test split measures brands whose texts the model never read, labeled or not.
+    """
+    posts = [*read_he_reviews(shared), *read_complaint_tweets(shared), *read_care_first_turns(shared),
+             *read_youtube(shared), *read_he_facebook_train(shared)]
+    return [p for p in posts if (p.source, p.brand) not in held_out]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from triage.errors import InputError
@@ -15,7 +16,7 @@ class TextLimits:
     max_chars: int = MAX_CHARS_DEFAULT
     # Bidi embeddings / overrides / isolates (U+202A-E, U+2066-9) can make a text read differently
     # from what it contains ("Trojan source"). Marks (RLM/LRM) are common in Hebrew and always allowed.
-    reject_bidi_overrides: bool = False
+    reject_bidi_overrides: bool = True
 
 
 def decode_utf8(data: bytes, field: str = "text") -> str:
@@ -30,10 +31,15 @@ def decode_utf8(data: bytes, field: str = "text") -> str:
         ) from exc
 
 
+def _blank(text: str) -> bool:
+    """Nothing to read: only whitespace, controls (NUL...) and format characters (zero-width, bidi marks)."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
 def check_text(text: str, limits: TextLimits, field: str = "text") -> None:
     if not isinstance(text, str):
         raise InputError(f"{field} must be a string", code="invalid_type", field=field)
-    if not text.strip():
+    if _blank(text):
         raise InputError(f"{field} is empty; send the post's text", code="empty_text", field=field)
     if len(text) > limits.max_chars:
         raise InputError(
