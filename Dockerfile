@@ -58,7 +58,7 @@ EXPOSE 8000
 # Ready once every worker has loaded and warmed up the model (allow for that at start-up).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('TRIAGE_PORT', '8000'), timeout=4)"]
-# uvicorn drains in-flight requests on SIGTERM (TRIAGE_GRACEFUL_TIMEOUT_S, 30 s by default):
-# stop the container with `docker stop -t 35` so it is not killed first.
+# On SIGTERM the workers drain in-flight requests (TRIAGE_GRACEFUL_TIMEOUT_S, 30 s by default); a worker
+# still running 3 s later is killed by the server itself: `docker stop -t 35` leaves it time to finish.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["triage", "serve"]

@@ -2,19 +2,15 @@
 
 A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. Without configured keys
 authentication is off: then the server binds to loopback only (``serving.server``) and the OpenAPI
-document declares no security scheme, so that it describes what the server really does.
+document declares no security scheme (``serving.openapi``), so that it describes what the server does.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads ``require_key``'s signature, whose annotations
-# refer to the local security schemes.
-from collections.abc import Callable, Coroutine
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
 
-from fastapi import Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-
-from serving.errors import LOG_KEY, ApiError
+from serving.errors import ApiError
 from serving.keys import ApiKey, KeyRing
 
 API_KEY_HEADER = "X-API-Key"
@@ -46,39 +42,29 @@ class Principal:
         return brand
 
 
-AuthDependency = Callable[..., Coroutine[Any, Any, Principal | None]]
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key in ``X-API-Key``, else in ``Authorization: Bearer``; None when neither holds one."""
+    key = headers.get(API_KEY_HEADER.lower())
+    if key:
+        return key
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
 
 
-def make_auth(keyring: KeyRing) -> AuthDependency:
-    """A FastAPI dependency returning the caller's Principal, or None when authentication is off."""
+def authenticate(headers: Mapping[str, str], keyring: KeyRing) -> Principal | None:
+    """The caller, or None when authentication is off; ApiError 401 for a missing or unknown key."""
     if not keyring:
-
-        async def no_auth() -> None:
-            return None
-
-        return no_auth
-
-    bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
-    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The API key itself.")
-
-    async def require_key(
-        request: Request,
-        api_key: Annotated[str | None, Security(header)],
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-    ) -> Principal:
-        presented = api_key or (credentials.credentials if credentials else None)
-        if not presented:
-            raise ApiError(
-                401, "missing_api_key",
-                f"send your API key in the {API_KEY_HEADER} header or as Authorization: Bearer <key>",
-                headers=_CHALLENGE,
-            )
-        key = keyring.lookup(presented)
-        if key is None:
-            raise ApiError(401, "invalid_api_key", "the API key is not valid", headers=_CHALLENGE)
-        note = request.scope.get(LOG_KEY)
-        if isinstance(note, dict):
-            note["tenant"] = key.tenant
-        return Principal(key.tenant, key)
-
-    return require_key
+        return None
+    presented = presented_key(headers)
+    if not presented:
+        raise ApiError(
+            401, "missing_api_key",
+            f"send your API key in the {API_KEY_HEADER} header or as Authorization: Bearer <key>",
+            headers=_CHALLENGE,
+        )
+    key = keyring.lookup(presented)
+    if key is None:
+        raise ApiError(401, "invalid_api_key", "the API key is not valid", headers=_CHALLENGE)
+    return Principal(key.tenant, key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,22 +19,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
+from serving.requestlog import request_log
 from triage.errors import ConfigError, InferenceError, InputError, ModelArtifactError, TriageError
 from triage.types import CHANNELS
 
 log = logging.getLogger("triage.serving")
 
-REQUEST_ID_KEY = "triage.request_id"
-LOG_KEY = "triage.log"
-
 # Input errors whose problem is the bytes rather than the meaning: 400. Every other input error is 422.
-_BAD_REQUEST_CODES = frozenset({"invalid_utf8", "malformed_json", "invalid_content_length"})
+_BAD_REQUEST_CODES = frozenset({"invalid_utf8", "malformed_json", "invalid_content_length", "bad_request"})
 
 # code -> (status, when): the reference for docs/SERVING.md and the OpenAPI descriptions.
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "the body is not valid JSON"),
     "invalid_utf8": (400, "the body or a text is not valid UTF-8 (or holds lone surrogates)"),
     "invalid_content_length": (400, "the Content-Length header is not a number"),
+    "bad_request": (400, "the HTTP request itself is malformed (request line, headers, framing)"),
     "missing_api_key": (401, "no X-API-Key or Authorization: Bearer header"),
     "invalid_api_key": (401, "the key matches no configured key"),
     "forbidden_brand": (403, "the key may not triage posts for this brand"),
@@ -43,6 +42,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "body_timeout": (408, "the body did not arrive within the request timeout"),
     "body_too_large": (413, "the body is larger than TRIAGE_MAX_BODY_BYTES"),
     "unsupported_media_type": (415, "the body is not sent as Content-Type: application/json"),
+    "headers_too_large": (431, "the request line and headers are larger than 32 KiB"),
     "invalid_request": (422, "a field has the wrong type or value"),
     "missing_field": (422, "a required field is absent"),
     "unknown_field": (422, "a field that the API does not know"),
@@ -56,7 +56,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_head": (422, "feedback names a head the model does not have"),
     "unknown_label": (422, "feedback names a label the head does not have"),
     "internal_error": (500, "a bug: reported with the request id, never with details"),
+    "config_error": (500, "the server is misconfigured (a policy or reply library); see its log"),
     "model_unavailable": (503, "the model is not loaded (starting, stopping, or missing)"),
+    "inference_stuck": (503, "readiness only: an inference call has run far past the request timeout"),
     "inference_failed": (503, "the model failed on this request; no result is guessed"),
     "storage_unavailable": (503, "the feedback database cannot be reached"),
     "timeout": (504, "inference took longer than TRIAGE_REQUEST_TIMEOUT_S"),
@@ -114,11 +116,12 @@ def loc_to_field(loc: Sequence[Any]) -> str | None:
 
 def error_payload(scope: Scope, code: str, message: str, field: str | None, details: list[ErrorDetail] | None = None) -> dict[str, Any]:
     """The JSON error body; also notes the code in the request's log record (for logs and metrics)."""
-    note = scope.get(LOG_KEY)
-    if isinstance(note, dict):
-        note["error_code"] = code
+    record = request_log(scope)
+    if record is not None:
+        record.error_code = code
     body = ErrorBody(code=code, message=message, field=field, details=details)
-    return {"error": body.model_dump(exclude_none=True) | {"field": field}, "request_id": scope.get(REQUEST_ID_KEY)}
+    request_id = record.request_id if record is not None else None
+    return {"error": body.model_dump(exclude_none=True) | {"field": field}, "request_id": request_id}
 
 
 def error_response(
@@ -174,11 +177,14 @@ def _validation_message(code: str, err: Mapping[str, Any], field: str | None) ->
         return f"{where} is not a field of this request; remove it"
     if code == "malformed_json":
         return "the body is not valid JSON"
-    return f"{where}: {err.get('msg', 'invalid value')}"
+    return f"{where}: {str(err.get('msg', 'invalid value')).removeprefix('Value error, ')}"
 
 
-def install_handlers(app: FastAPI) -> None:
-    """Map every exception FastAPI can see to the error shape. Unexpected ones are handled in middleware."""
+def install_handlers(app: FastAPI, paths: Collection[str] = frozenset()) -> None:
+    """Map every exception FastAPI can see to the error shape. Unexpected ones are handled in middleware.
+
+    ``paths``: the API's route paths, so that a 404 for one of them with a trailing slash names it.
+    """
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -198,8 +204,7 @@ def install_handlers(app: FastAPI) -> None:
             log.error("configuration error while serving", extra={"code": exc.code})
             kind = "config_error" if isinstance(exc, ConfigError) else "internal_error"
             return error_response(request.scope, 500, kind, "the server is misconfigured; see its log")
-        field = getattr(exc, "field", None)
-        return error_response(request.scope, status, exc.code, str(exc), field=field)
+        return error_response(request.scope, status, exc.code, str(exc), field=exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -220,4 +225,14 @@ def install_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "missing_api_key"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404:
+            message = _not_found_message(paths, request.url.path)
         return error_response(request.scope, exc.status_code, code, message, headers=exc.headers)
+
+
+def _not_found_message(paths: Collection[str], path: str) -> str:
+    """404's message; for a known path with a trailing slash, the path without it (never a redirect)."""
+    trimmed = path.rstrip("/")
+    if trimmed != path and trimmed in paths:
+        return f"no such path; did you mean {trimmed} (without the trailing slash)?"
+    return "no such path; the API's paths are listed at /docs"

@@ -1,29 +1,33 @@
 """Running the CPU-bound, synchronous engine without blocking the event loop.
 
-The engine runs in a thread pool of its own whose size is the concurrency limit (the inference threads
-per worker, 1 by default). A dedicated pool rather than ``run_in_threadpool`` because of timeouts: when a
-request times out, ``asyncio.wait_for`` cancels its future at once. A call still queued is then removed
-from the pool's queue and never computed; a call already running finishes in its thread but keeps
-occupying its slot, so abandoned work can never push the process past its concurrency limit. (anyio's
-``to_thread.run_sync`` either waits for the thread before the timeout fires, or, when told to abandon
-it, frees the slot while the thread still computes.)
+The engine runs in an ``InferencePool`` (``serving.pool``) whose size is the concurrency limit (the
+inference threads per worker, 1 by default). When a request times out, ``asyncio.wait_for`` cancels its
+future at once: a call still queued is removed and never computed; a call already running finishes in its
+thread and keeps its slot, so abandoned work never pushes the process past its concurrency limit.
+
+Work that keeps running is visible: :meth:`InferenceRunner.unready_reason` says when the worker cannot
+serve (every slot busy for longer than the request timeout, or one call running for longer than
+``stuck_after_s``), which ``/readyz`` reports and the worker's watchdog acts on (``serving.lifecycle``).
+:meth:`InferenceRunner.stop` never waits on a stuck call for more than its timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from serving.errors import ApiError
 from serving.metrics import Metrics
 from serving.microbatch import MicroBatcher
+from serving.pool import InferencePool
 from triage.engine import Engine
 from triage.types import Post, TriageResult
 
 T = TypeVar("T")
+log = logging.getLogger("triage.serving")
 
 
 class InferenceRunner:
@@ -43,25 +47,51 @@ class InferenceRunner:
         self.engine = engine
         self.metrics = metrics
         self.timeout_s = timeout_s
-        self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triage-inference")
+        self.pool = InferencePool(concurrency)
         self.batcher: MicroBatcher | None = None
         if microbatch:
             self.batcher = MicroBatcher(
-                self._score, self.executor, window_ms=microbatch_window_ms, max_batch=microbatch_max, slots=concurrency
+                self._score, self.pool, window_ms=microbatch_window_ms, max_batch=microbatch_max, slots=concurrency
             )
 
     async def start(self) -> None:
         if self.batcher is not None:
             await self.batcher.start()
 
-    async def stop(self) -> None:
-        """Stop taking work and wait for the calls still running (uvicorn has drained requests by now)."""
+    async def stop(self, timeout_s: float = 1.0) -> int:
+        """Stop taking work; wait up to ``timeout_s`` for running calls. Returns how many were abandoned."""
+        deadline = time.monotonic() + timeout_s
         if self.batcher is not None:
-            await self.batcher.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown, True)
+            await self.batcher.stop(timeout_s)
+        remaining = max(0.0, deadline - time.monotonic())
+        abandoned = await asyncio.get_running_loop().run_in_executor(None, self.pool.close, remaining)
+        if abandoned:
+            log.warning(
+                "stopping with inference calls still running: abandoned", extra={"abandoned_calls": abandoned}
+            )
+        return abandoned
+
+    def longest_running_s(self) -> float:
+        """How long the oldest call running now has run (0 when none runs)."""
+        started = self.pool.running_since()
+        return time.monotonic() - started[0] if started else 0.0
+
+    def unready_reason(self, stuck_after_s: float) -> str | None:
+        """Why this worker cannot serve now, or None: a call stuck past ``stuck_after_s``, or no free slot."""
+        now = time.monotonic()
+        started = self.pool.running_since()
+        if started and now - started[0] > stuck_after_s:
+            return f"an inference call has been running for {now - started[0]:.0f} s (limit {stuck_after_s:g} s)"
+        if len(started) >= self.pool.size and now - started[-1] > self.timeout_s:
+            return (
+                f"every inference slot ({self.pool.size}) has been busy for more than the request timeout "
+                f"({self.timeout_s:g} s)"
+            )
+        return None
 
     def _score(self, posts: Sequence[Post]) -> list[TriageResult]:
-        # Runs in an inference thread: the timings cover the model call only, not the queueing.
+        # Runs in an inference thread: the timings cover the model call only, not the queueing. The
+        # posts were validated when the request was admitted (serving.admission), once.
         start = time.perf_counter()
         results = self.engine.triage_batch(posts, checked=True)
         self.metrics.inference_seconds.observe(time.perf_counter() - start)
@@ -70,7 +100,7 @@ class InferenceRunner:
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` in an inference thread; 504 ``timeout`` after ``timeout_s``."""
-        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        future = asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
         return await self._wait(future)
 
     async def _wait(self, awaitable: asyncio.Future[T]) -> T:

@@ -60,6 +60,12 @@ class Metrics:
             "triage_inference_duration_seconds", "Time of one engine call, whatever its batch size.",
             buckets=LATENCY_BUCKETS, registry=r,
         )
+        # Per worker process (a ``pid`` label in multi-process mode): shows how connections spread over
+        # the workers (bench/speed/http_load.py reports it). Kept after a worker exits, like a counter.
+        self.worker_requests = Gauge(
+            "triage_worker_requests", "HTTP requests handled by this worker process since it started.",
+            registry=r, multiprocess_mode="all",
+        )
         self.feedback = Counter("triage_feedback", "Stored feedback corrections by head.", ["head"], registry=r)
         self.model_info = Gauge(
             "triage_model_info", "1 for the loaded model's version and schema.", ["version", "schema"],

@@ -9,17 +9,21 @@ Adaptive, so that an idle server adds no latency: a post that finds a free infer
 once, alone. Only when every slot is busy do posts queue; when a slot frees, everything queued (up to
 ``max_batch``) goes in one call, after waiting up to ``window_ms`` for stragglers to fill it. Inference
 runs in the given executor, so the event loop stays free.
+
+Isolation: the posts of a micro-batch come from different clients, so one post must never fail another's
+request. When a batch call raises anything (an unusable post, a model that breaks on one text, a bug),
+its posts are scored again one by one, and each request gets its own result or its own error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from triage.errors import InputError
 from triage.types import Post, TriageResult
 
 ScoreFn = Callable[[Sequence[Post]], list[TriageResult]]
@@ -47,21 +51,23 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._collector: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
-        self.batches: list[int] = []  # sizes of the batches sent, for tests and the benchmark
+        # Sizes of the latest batches sent, for tests and the benchmark (bounded: a server runs for months).
+        self.batches: collections.deque[int] = collections.deque(maxlen=10_000)
 
     async def start(self) -> None:
         if self._collector is None:
             self._collector = asyncio.create_task(self._collect(), name="triage-microbatch")
 
-    async def stop(self) -> None:
-        """Finish the batches being scored; fail whatever is still queued."""
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Finish the batches being scored (waiting at most ``timeout_s``); fail whatever is still queued."""
         if self._collector is not None:
             self._collector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._collector
             self._collector = None
         if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            # A stuck model call must not hold up shutdown: its batch is abandoned after the timeout.
+            await asyncio.wait(set(self._running), timeout=timeout_s)
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if not item.future.done():
@@ -119,12 +125,13 @@ class MicroBatcher:
             self.batches.append(len(batch))
             try:
                 results = await loop.run_in_executor(self._executor, self._score, [i.post for i in batch])
-            except InputError:
+            except Exception:
                 if len(batch) == 1:
                     raise
-                # One unusable post must not fail the others: score them one by one.
+                # Whatever failed the call must not fail the other clients' posts: score them one by one.
                 for item in batch:
-                    await self._run_one(item)
+                    if not item.future.done():
+                        await self._run_one(item)
                 return
             for item, result in zip(batch, results, strict=True):
                 if not item.future.done():

@@ -5,8 +5,13 @@
   scoring (docs/SERVING.md has the measurements). Each worker loads the model once, in its lifespan.
 - Binding: without API keys the server is unauthenticated, so it binds to 127.0.0.1 only, whatever host
   was asked for, and logs one line saying so.
-- Shutdown: on SIGTERM uvicorn stops accepting connections and waits up to ``graceful_timeout_s`` for
-  in-flight requests to finish before the lifespan closes the engine.
+- Processes: a supervisor (``serving.supervisor``) starts the workers, spreads connections over them
+  (a SO_REUSEPORT socket per worker on Linux), replaces workers that die or restart themselves after a
+  stuck inference call, and stops the server with one error line when workers cannot start.
+- Malformed HTTP gets the API's JSON errors (``serving.protocol``), not uvicorn's plain text.
+- Shutdown: on SIGTERM each worker stops accepting connections and waits up to ``graceful_timeout_s`` for
+  in-flight requests to finish, then stops its inference pool without waiting on a stuck call; the
+  supervisor kills a worker still running ``STOP_MARGIN_S`` after that.
 - Metrics: with several workers, ``PROMETHEUS_MULTIPROC_DIR`` points at a fresh folder so /metrics
   merges the counts of every worker.
 """
@@ -18,16 +23,17 @@ import logging
 import logging.config
 import os
 import shutil
-import socket
-import sys
 import tempfile
+from typing import Any
 
 import uvicorn
 
 from serving.logging import log_config
 from serving.metrics import MULTIPROC_ENV
-from serving.settings import ServeSettings
+from serving.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
+from serving.settings import ServeSettings, export_for_workers
 from triage.artifact import read_manifest
+from triage.errors import ConfigError
 from triage.resources import default_model_dir
 
 log = logging.getLogger("triage.serving")
@@ -35,6 +41,9 @@ log = logging.getLogger("triage.serving")
 DEFAULT_FACTORY = "serving.app:create_app_from_env"
 LOOPBACK = "127.0.0.1"
 WORKER_HEALTHCHECK_S = 60
+# After the graceful timeout a worker stops its inference pool (at most serving.lifecycle.STOP_WAIT_S) and
+# exits; the supervisor kills one that is still there this much later.
+STOP_MARGIN_S = 3.0
 
 
 def is_loopback(host: str) -> bool:
@@ -68,39 +77,58 @@ def check_model(settings: ServeSettings) -> None:
     read_manifest(settings.model_dir or default_model_dir())
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """A listening TCP socket for the worker processes to share.
+def uvicorn_config(settings: ServeSettings, *, factory: str, host: str, logging_config: dict[str, Any]) -> uvicorn.Config:
+    """What every worker runs: the app factory under uvicorn, with the API's HTTP protocol and timeouts."""
+    return uvicorn.Config(
+        factory,
+        factory=True,
+        host=host,
+        port=settings.port,
+        workers=settings.resolved_workers(),
+        lifespan="on",
+        log_config=logging_config,
+        access_log=False,  # the app writes its own request lines, without client addresses
+        server_header=False,
+        http=JsonErrorH11Protocol,  # malformed requests get the API's JSON errors, not plain text
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        # The supervisor kills a worker that does not answer its ping in time. Loading the model and the
+        # language detector holds the GIL for seconds on a busy small machine; 5 s (uvicorn's default)
+        # killed every worker in a loop there.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
 
-    Created with ``IPPROTO_TCP`` as its protocol, unlike uvicorn's own multi-worker socket: asyncio sets
-    TCP_NODELAY on accepted connections only when the listening socket says it is TCP. Without it,
-    Nagle's algorithm and the client's delayed ACK added ~40 ms to every response with 2 workers
-    (measured: /healthz 0.8 ms with 1 worker, 44 ms with 2 before this).
+
+def run_uvicorn(config: uvicorn.Config, *, reuse_port: bool = True) -> None:
+    """Run the workers under ``serving.supervisor`` until SIGTERM / SIGINT; ConfigError when it gave up.
+
+    With ``reuse_port`` (Linux) each worker listens on its own SO_REUSEPORT socket and the kernel spreads
+    connections over them; otherwise the workers share one socket. Either way the parent binds the port
+    first, so a port in use is one clear error before any worker starts.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]"), port))
-    sock.set_inheritable(True)
-    return sock
+    from serving.supervisor import Supervisor, reuse_port_supported, tcp_socket
 
-
-def run_uvicorn(config: uvicorn.Config) -> None:
-    """What ``uvicorn.run`` does, with our socket for several workers; exits 3 when start-up failed."""
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
-
-    if config.workers > 1:
-        sock = bind_tcp(config.host, config.port)
-        log.info(f"listening on http://{config.host}:{sock.getsockname()[1]} with {config.workers} workers")
-        supervisor = Multiprocess(config, sockets=[sock])
+    spread = reuse_port and reuse_port_supported()
+    try:
+        sock = tcp_socket(config.host, config.port, reuse_port=spread)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}", code="bind_failed") from None
+    port = sock.getsockname()[1]
+    log.info(
+        f"listening on http://{config.host}:{port} with {config.workers} worker(s)",
+        extra={"connections": "SO_REUSEPORT socket per worker" if spread else "one shared socket"},
+    )
+    grace = config.timeout_graceful_shutdown or 0
+    supervisor = Supervisor(
+        config, [] if spread else [sock], listen=(config.host, port) if spread else None,
+        stop_timeout_s=grace + STOP_MARGIN_S,
+    )
+    try:
         supervisor.run()
-        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
-            sys.exit(STARTUP_FAILURE)
-        return
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        sys.exit(STARTUP_FAILURE)
+    finally:
+        sock.close()
+    if supervisor.failure is not None:
+        raise ConfigError(supervisor.failure, code="worker_failed")
 
 
 def serve(settings: ServeSettings, *, factory: str = DEFAULT_FACTORY, preflight: bool = True) -> None:
@@ -113,7 +141,7 @@ def serve(settings: ServeSettings, *, factory: str = DEFAULT_FACTORY, preflight:
         check_model(settings)
 
     # Workers are fresh processes that read their settings from the environment (serving.app's factory).
-    os.environ.update(settings.to_env())
+    export_for_workers(settings, os.environ)
     os.environ["TRIAGE_HOST"] = host
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         # numpy's BLAS must not start a thread per core in every worker either.
@@ -132,22 +160,7 @@ def serve(settings: ServeSettings, *, factory: str = DEFAULT_FACTORY, preflight:
     )
     try:
         run_uvicorn(
-            uvicorn.Config(
-                factory,
-                factory=True,
-                host=host,
-                port=settings.port,
-                workers=workers,
-                lifespan="on",
-                log_config=config,
-                access_log=False,  # the app writes its own request lines, without client addresses
-                server_header=False,
-                timeout_graceful_shutdown=int(settings.graceful_timeout_s),
-                # The supervisor kills a worker that does not answer its ping in time. Loading the model
-                # and the language detector holds the GIL for seconds on a busy small machine; 5 s
-                # (uvicorn's default) killed every worker in a loop there.
-                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-            )
+            uvicorn_config(settings, factory=factory, host=host, logging_config=config), reuse_port=settings.reuse_port
         )
     finally:
         if metrics_dir is not None:

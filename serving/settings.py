@@ -8,6 +8,7 @@ table; ``load_settings`` turns a validation error into one ``ConfigError`` namin
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -64,6 +65,16 @@ class ServeSettings(BaseSettings):
     )
     graceful_timeout_s: float = Field(
         default=30.0, ge=0, le=600, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+    stuck_after_s: float | None = Field(
+        default=None, gt=0, le=3600,
+        description="An inference call running longer than this makes the worker unready and restarts it; "
+        "default: 3 x the request timeout.",
+    )
+    reuse_port: bool = Field(
+        default=True,
+        description="Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads connections "
+        "(Linux); false: the workers share one socket.",
     )
     microbatch: bool = Field(
         default=True, description="Group concurrent single-post requests into one model call (measured faster)."
@@ -125,6 +136,9 @@ class ServeSettings(BaseSettings):
     def resolved_workers(self) -> int:
         return self.workers or available_cores()
 
+    def resolved_stuck_after_s(self) -> float:
+        return self.stuck_after_s if self.stuck_after_s is not None else 3 * self.request_timeout_s
+
     def to_env(self) -> dict[str, str]:
         """The environment that makes a worker process read exactly these settings."""
         env: dict[str, str] = {}
@@ -135,6 +149,18 @@ class ServeSettings(BaseSettings):
         if self.model_dir is not None:
             env[ENV_PREFIX + "MODEL_DIR"] = str(self.model_dir)
         return env
+
+
+# Variables the parent has merged into others: a worker that read them again would configure twice
+# (TRIAGE_API_KEYS_FILE's keys are in TRIAGE_API_KEYS already, and "the same key hash twice" is an error).
+MERGED_VARIABLES = (ENV_PREFIX + "API_KEYS_FILE",)
+
+
+def export_for_workers(settings: ServeSettings, environ: MutableMapping[str, str]) -> None:
+    """Make ``environ`` describe exactly ``settings`` to worker processes, which read only the environment."""
+    environ.update(settings.to_env())
+    for name in MERGED_VARIABLES:
+        environ.pop(name, None)
 
 
 def load_settings(**overrides: Any) -> ServeSettings:

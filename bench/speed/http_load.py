@@ -11,7 +11,10 @@ asyncio + httpx load generator:
   its last answer arrives): latency under load and requests/s.
 
 Every phase is bounded in time and in request count. The server's process tree is sampled for RSS
-throughout. The load generator shares the machine's cores with the server, so requests/s on a 2-core
+throughout. Each phase also reports how its requests spread over the worker processes
+(``per_worker_requests`` by pid, ``workers_used``, ``busiest_worker_share``), from the server's
+``triage_worker_requests`` metric read before and after the phase: with keep-alive clients a worker
+that accepts every connection serves every request, whatever the number of workers. The load generator shares the machine's cores with the server, so requests/s on a 2-core
 machine is a lower bound of what a separate client would see.
 
 CLI: ``python -m bench.speed.http_load [--model DIR] [--seconds 10] [--config 1x2 --config 2x1 ...]``
@@ -25,6 +28,7 @@ import functools
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -142,7 +146,7 @@ class Server:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log_tail()}")
                 try:
-                    if client.get(f"{self.url}/readyz").status_code == 200:
+                    if client.get(f"{self.url}/readyz").status_code == 200 and self._all_workers_serve():
                         self.startup_s = round(time.perf_counter() - t0, 2)
                         return self
                 except httpx.HTTPError:
@@ -150,6 +154,18 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"the server was not ready after {self.ready_timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def _all_workers_serve(self) -> bool:
+        """True once every worker has answered a request (a worker still loading its model listens on
+        nothing, so readiness alone may come from one worker); True at once if the server does not say."""
+        import httpx
+
+        if self.config.workers < 2:
+            return True
+        for _ in range(4 * self.config.workers):  # fresh connections: the kernel spreads them over workers
+            httpx.get(f"{self.url}/readyz", timeout=2.0)
+        seen = parse_worker_requests(httpx.get(f"{self.url}/metrics", timeout=5.0).text)
+        return not seen or len(seen) >= self.config.workers
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -174,6 +190,44 @@ class Server:
             return ""
 
 
+_WORKER_LINE = re.compile(r'^triage_worker_requests(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$')
+_PID = re.compile(r'pid="(?P<pid>[^"]+)"')
+
+
+def parse_worker_requests(metrics_text: str) -> dict[str, float]:
+    """Requests handled so far per worker process (pid) from /metrics text; {} when the server has no such metric.
+
+    One worker without multi-process metrics has no pid label: its count is under ``"all"``.
+    """
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        match = _WORKER_LINE.match(line.strip())
+        if match:
+            pid = _PID.search(match.group("labels") or "")
+            out[pid.group("pid") if pid else "all"] = float(match.group("value"))
+    return out
+
+
+def worker_spread(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """How the requests between two readings of ``parse_worker_requests`` spread over the workers."""
+    per = {pid: round(after[pid] - before.get(pid, 0.0)) for pid in sorted(after)}
+    total = sum(per.values())
+    return {
+        "per_worker_requests": per,
+        "workers_used": sum(1 for v in per.values() if v > 0),
+        "busiest_worker_share": round(max(per.values()) / total, 3) if total else None,
+    }
+
+
+async def _worker_requests(client: Any, url: str) -> dict[str, float]:
+    import httpx
+
+    try:
+        return parse_worker_requests((await client.get(f"{url}/metrics")).text)
+    except httpx.HTTPError:
+        return {}
+
+
 async def _drive(url: str, texts: Sequence[str], concurrency: int, seconds: float, max_requests: int,
                  offset: int = 0) -> dict[str, Any]:
     """Closed-loop load: ``concurrency`` clients, each sending its next post when its last one returns."""
@@ -183,6 +237,8 @@ async def _drive(url: str, texts: Sequence[str], concurrency: int, seconds: floa
     statuses: Counter[str] = Counter()
     counter = {"next": offset}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=10.0) as probe:
+        before = await _worker_requests(probe, url)
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
         start = time.perf_counter()
         deadline = start + seconds
@@ -205,6 +261,8 @@ async def _drive(url: str, texts: Sequence[str], concurrency: int, seconds: floa
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         wall = time.perf_counter() - start
+    async with httpx.AsyncClient(timeout=10.0) as probe:
+        spread = worker_spread(before, await _worker_requests(probe, url))
     ok = statuses.get("200", 0)
     return {
         "concurrency": concurrency,
@@ -214,6 +272,7 @@ async def _drive(url: str, texts: Sequence[str], concurrency: int, seconds: floa
         "errors": {k: v for k, v in statuses.items() if k != "200"},
         "requests_per_s": round(ok / wall, 2) if wall else None,
         "latency_ms": summarise_ms(latencies),
+        **spread,
     }
 
 

@@ -79,6 +79,9 @@ class Result:
     load_p50_ms: float
     load_p95_ms: float
     errors: int
+    # How the loaded phase's requests spread over the worker processes (bench.speed.http_load.worker_spread).
+    workers_used: int = 0
+    busiest_worker_share: float | None = None
 
 
 def _free_port() -> int:
@@ -111,22 +114,34 @@ def _start(model: Path, config: Config, port: int, window_ms: float, env_extra: 
 async def _wait_ready(url: str, proc: subprocess.Popen[bytes], workers: int, timeout: float = 300) -> None:
     import httpx
 
+    from bench.speed.http_load import parse_worker_requests
+
     deadline = time.monotonic() + timeout
     ok = 0
-    async with httpx.AsyncClient(timeout=5) as client:
-        # Readiness is per worker and connections are spread over workers: ask until it holds many times.
-        while ok < 4 * workers:
+    # A fresh connection per probe: the kernel spreads connections over the workers that listen, and a
+    # worker still loading its model listens on nothing. Done when every worker has answered (the server's
+    # per-worker request counts say so) or, on a server without them, after many successes.
+    async with httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        while True:
             if proc.poll() is not None or time.monotonic() > deadline:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 raise RuntimeError(f"the server did not start:\n{err[-3000:]}")
             try:
                 ok += (await client.get(url + "/readyz")).status_code == 200
+                if ok >= 4 * workers:
+                    seen = parse_worker_requests((await client.get(url + "/metrics")).text)
+                    if workers < 2 or not seen or len(seen) >= workers:
+                        return
             except httpx.TransportError:
                 await asyncio.sleep(0.3)
 
 
-async def _measure(url: str, concurrency: int, seconds: float, idle_requests: int) -> tuple[list[float], list[float], int, float]:
+async def _measure(
+    url: str, concurrency: int, seconds: float, idle_requests: int
+) -> tuple[list[float], list[float], int, float, dict[str, Any]]:
     import httpx
+
+    from bench.speed.http_load import parse_worker_requests, worker_spread
 
     limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -152,10 +167,12 @@ async def _measure(url: str, concurrency: int, seconds: float, idle_requests: in
                 errors += r.status_code != 200
                 i += concurrency
 
+        before = parse_worker_requests((await client.get(url + "/metrics")).text)
         began = time.perf_counter()
         await asyncio.gather(*(user(n) for n in range(concurrency)))
         elapsed = time.perf_counter() - began
-    return idle, loaded, errors, elapsed
+        spread = worker_spread(before, parse_worker_requests((await client.get(url + "/metrics")).text))
+    return idle, loaded, errors, elapsed, spread
 
 
 def run_config(model: Path, config: Config, *, concurrency: int, seconds: float, idle_requests: int,
@@ -165,7 +182,7 @@ def run_config(model: Path, config: Config, *, concurrency: int, seconds: float,
     proc = _start(model, config, port, window_ms, {})
     try:
         asyncio.run(_wait_ready(url, proc, config.workers))
-        idle, loaded, errors, elapsed = asyncio.run(_measure(url, concurrency, seconds, idle_requests))
+        idle, loaded, errors, elapsed, spread = asyncio.run(_measure(url, concurrency, seconds, idle_requests))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -178,6 +195,7 @@ def run_config(model: Path, config: Config, *, concurrency: int, seconds: float,
         idle_p50_ms=_pct(idle, 0.5), idle_p95_ms=_pct(idle, 0.95),
         requests_per_s=round((len(loaded) - errors) / elapsed, 1),
         load_p50_ms=_pct(loaded, 0.5), load_p95_ms=_pct(loaded, 0.95), errors=errors,
+        workers_used=spread["workers_used"], busiest_worker_share=spread["busiest_worker_share"],
     )
 
 
@@ -192,18 +210,23 @@ def median_result(results: Sequence[Result]) -> Result:
         config=first.config, workers=first.workers, threads=first.threads, microbatch=first.microbatch,
         idle_p50_ms=med("idle_p50_ms"), idle_p95_ms=med("idle_p95_ms"), requests_per_s=med("requests_per_s"),
         load_p50_ms=med("load_p50_ms"), load_p95_ms=med("load_p95_ms"), errors=sum(r.errors for r in results),
+        workers_used=min(r.workers_used for r in results),
+        busiest_worker_share=max(shares) if (shares := [r.busiest_worker_share for r in results
+                                                          if r.busiest_worker_share is not None]) else None,
     )
 
 
 def markdown(results: Sequence[Result], concurrency: int) -> str:
     lines = [
-        f"| configuration | requests/s ({concurrency} clients) | p50 / p95 ms under load | idle p50 / p95 ms | errors |",
-        "|---|---:|---:|---:|---:|",
+        f"| configuration | requests/s ({concurrency} clients) | p50 / p95 ms under load | idle p50 / p95 ms | errors "
+        "| busiest worker's share |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        share = "—" if r.busiest_worker_share is None else f"{r.busiest_worker_share:.0%} ({r.workers_used} used)"
         lines.append(
             f"| {r.config} | {r.requests_per_s} | {r.load_p50_ms} / {r.load_p95_ms} | "
-            f"{r.idle_p50_ms} / {r.idle_p95_ms} | {r.errors} |"
+            f"{r.idle_p50_ms} / {r.idle_p95_ms} | {r.errors} | {share} |"
         )
     return "\n".join(lines)
 

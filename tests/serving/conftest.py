@@ -22,6 +22,7 @@ from tests.conftest import FAKE_FALLBACK, FAKE_RULES
 from triage.classify.fake import FakeClassifier
 from triage.engine import Engine
 from triage.schema import LabelSchema
+from triage.text.validate import TextLimits
 from triage.types import Classification, PostContext, RoutingDecision
 
 # Personal data that must never reach logs, metrics or the feedback database.
@@ -52,18 +53,23 @@ class RecordingRouter:
         )
 
 
+# The limits the service checks texts with under the default settings (serving.app.text_limits); an
+# injected engine must be built with the limits of the settings it serves.
+API_LIMITS = TextLimits(reject_bidi_overrides=True)
+
+
 @pytest.fixture(scope="session")
 def shared_engine(default_schema: LabelSchema) -> Engine:
-    engine = Engine(FakeClassifier(default_schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK))
+    engine = Engine(FakeClassifier(default_schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK), limits=API_LIMITS)
     engine.warm_up()
     return engine
 
 
 def engine_with(engine: Engine, **parts: Any) -> Engine:
-    """A new Engine sharing the warmed-up stages of ``engine``, with some parts replaced."""
+    """A new Engine sharing the warmed-up stages (and the limits) of ``engine``, with some parts replaced."""
     kwargs: dict[str, Any] = {
         "classifier": engine.classifier, "language_identifier": engine.language_identifier,
-        "entity_extractor": engine.entity_extractor,
+        "entity_extractor": engine.entity_extractor, "limits": engine.limits,
     }
     kwargs.update(parts)
     classifier = kwargs.pop("classifier")

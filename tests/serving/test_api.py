@@ -19,6 +19,7 @@ from triage.classify.base import ClassifierOutput
 from triage.classify.fake import FakeClassifier
 from triage.engine import Engine
 from triage.errors import ModelNotInstalledError
+from triage.text.validate import TextLimits
 from triage.types import TriageResult
 
 JSON = {"content-type": "application/json"}
@@ -109,8 +110,9 @@ def test_input_errors(
     assert ERROR_CODES[code][0] == status  # the documented table agrees
 
 
-def test_text_too_long(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(max_chars=20)
+def test_text_too_long(make_client: Callable[..., TestClient], shared_engine: Engine) -> None:
+    short = engine_with(shared_engine, limits=TextLimits(max_chars=20, reject_bidi_overrides=True))
+    client = make_client(engine=short, max_chars=20)
     assert_error(client.post("/v1/triage", json={"text": "א" * 21}), 422, "text_too_long", "text")
     assert client.post("/v1/triage", json={"text": "א" * 20}).status_code == 200
 
@@ -233,12 +235,10 @@ def test_timeout_is_504_and_the_server_recovers(
 
 
 def test_unexpected_error_is_a_bare_500(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = client.app.state.triage  # type: ignore[attr-defined]
-
     def boom(*args: object) -> None:
         raise KeyError("secret 052-3456789")
 
-    monkeypatch.setattr(state, "note", boom)
+    monkeypatch.setattr("serving.routes.triage.note_results", boom)
     r = client.post("/v1/triage", json={"text": "hi"})
     assert_error(r, 500, "internal_error")
     assert "secret" not in r.text and "052-3456789" not in r.text and "KeyError" not in r.text
@@ -344,3 +344,45 @@ def test_the_documented_result_example_is_what_the_engine_returns(client: TestCl
     body = client.post("/v1/triage", json={"text": HEBREW_COMPLAINT, "id": "fb-10001"}).json()
     for key in ("entities", "redacted_text", "normalised_text", "language"):  # ...with the engine's own parts
         assert body[key] == RESULT_EXAMPLE[key], key
+
+
+# --- Regressions from the serving issue (defects 1 and 4) -----------------------------------------
+
+
+@pytest.mark.parametrize("created_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_created_at_outside_2000_2100_is_422_with_its_field(client: TestClient, created_at: str) -> None:
+    # Year 1 at +14:00 and year 9999 at -12:00 overflowed the SLA arithmetic in the worker: a 500 that,
+    # micro-batched, failed the other clients' requests too.
+    body = assert_error(client.post("/v1/triage", json={"text": "hi", "created_at": created_at}), 422, "invalid_request", "created_at")
+    assert "2000" in body["error"]["message"]
+    r = client.post("/v1/triage/batch", json={"posts": [{"text": "ok"}, {"text": "hi", "created_at": created_at}]})
+    assert_error(r, 422, "invalid_request", "posts[1].created_at")
+
+
+def test_a_5000_digit_integer_in_metadata_is_422_with_its_field(client: TestClient) -> None:
+    # Python refuses to convert integers over 4,300 digits: json.loads raised ValueError, a bare 500.
+    huge = b'{"text": "hi", "metadata": {"vip": ' + b"9" * 5000 + b"}}"
+    body = assert_error(client.post("/v1/triage", content=huge, headers=JSON), 422, "invalid_request", "metadata.vip")
+    assert "5000 digits" in body["error"]["message"] and "9999" not in body["error"]["message"]
+    r = client.post("/v1/triage", json={"text": "hi", "metadata": {"vip": 10**30}})  # converts, but out of range
+    assert_error(r, 422, "invalid_request", "metadata")
+    batch = b'{"posts": [{"text": "a"}, {"text": "b", "metadata": {"n": -' + b"1" * 200 + b"}}]}"
+    assert_error(client.post("/v1/triage/batch", content=batch, headers=JSON), 422, "invalid_request", "posts[1].metadata.n")
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\x00", "\x00\u200b\ufeff \u200c", "\u200d\u2060"])
+def test_text_of_only_zero_width_or_nul_characters_is_empty(client: TestClient, text: str) -> None:
+    assert_error(client.post("/v1/triage", json={"text": text}), 422, "empty_text", "text")
+    r = client.post("/v1/triage", json={"text": "hi", "thread": [{"text": text}]})
+    assert_error(r, 422, "empty_text", "thread[0].text")
+    r = client.post("/v1/feedback", json={"post_id": "p", "head": "intent", "label": "praise", "text": text})
+    assert_error(r, 422, "empty_text", "text")
+
+
+@pytest.mark.parametrize("path", ["/v1/triage/", "/v1/triage/batch/", "/v1/feedback/", "/v1/model/", "/readyz/"])
+def test_a_trailing_slash_is_a_json_404_never_a_redirect(client: TestClient, path: str) -> None:
+    method = client.post if path.startswith(("/v1/triage", "/v1/feedback")) else client.get
+    kwargs = {"json": {"text": "hi"}} if method == client.post else {}
+    r = method(path, follow_redirects=False, **kwargs)
+    body = assert_error(r, 404, "not_found")
+    assert path.rstrip("/") in body["error"]["message"] and "location" not in r.headers

@@ -140,3 +140,64 @@ def test_app_results_are_the_same_with_and_without_microbatching(
     else:
         assert classifier.calls == [1] * 12
     assert threading.active_count() < 50
+
+
+class _BreaksOnPoison(FakeClassifier):
+    """A model that raises on one particular text (a tokenizer edge case, say), slow enough to batch."""
+
+    attempts: list[int]
+
+    def predict(self, texts: Sequence[str]) -> ClassifierOutput:
+        self.attempts.append(len(texts))
+        time.sleep(0.04)
+        if any("poison" in t for t in texts):
+            raise RuntimeError("the model cannot score this text")
+        return super().predict(texts)
+
+
+def test_a_post_that_breaks_the_model_fails_only_its_own_request(
+    shared_engine: Engine, default_schema, make_settings: Callable[..., ServeSettings]
+) -> None:
+    """8 normal clients and 1 whose post breaks the model, micro-batched: only that one gets an error."""
+    classifier = _BreaksOnPoison(default_schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK)
+    classifier.attempts = []
+    app = create_app(
+        make_settings(microbatch=True, microbatch_window_ms=20),
+        engine=engine_with(shared_engine, classifier=classifier),
+    )
+    texts = ["thanks 0", "thanks 1", "thanks 2", "thanks 3", "poison pill", "thanks 5", "thanks 6", "thanks 7", "thanks 8"]
+
+    async def main() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await asyncio.gather(*(client.post("/v1/triage", json={"text": t}) for t in texts))
+
+    responses = asyncio.run(main())
+    assert max(classifier.attempts) > 2  # the posts really went to the model together
+    statuses = {t: r.status_code for t, r in zip(texts, responses, strict=True)}
+    assert statuses.pop("poison pill") == 503
+    assert responses[4].json()["error"]["code"] == "inference_failed"
+    assert set(statuses.values()) == {200}, statuses
+
+
+def test_any_batch_failure_is_retried_post_by_post(shared_engine: Engine) -> None:
+    def score(posts: Sequence[Post]) -> list[TriageResult]:
+        time.sleep(0.03)
+        if any(p.text == "bad" for p in posts):
+            raise KeyError("a bug that only this post triggers")
+        return shared_engine.triage_batch(posts)
+
+    async def main() -> list[object]:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = MicroBatcher(score, pool, window_ms=5, max_batch=8)
+            await batcher.start()
+            blocker = batcher.submit(Post(text="first"))
+            rest = [batcher.submit(Post(text=t)) for t in ("one", "bad", "two")]
+            out = await asyncio.gather(blocker, *rest, return_exceptions=True)
+            await batcher.stop()
+            return out
+
+    out = asyncio.run(main())
+    assert isinstance(out[2], KeyError)
+    assert [o.normalised_text for o in (out[0], out[1], out[3])] == ["first", "one", "two"]  # type: ignore[union-attr]

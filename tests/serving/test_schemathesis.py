@@ -17,7 +17,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
-from serving.app import create_app
+from serving.app import create_app, text_limits
 from serving.keys import make_entry
 from serving.settings import ServeSettings
 from tests.conftest import FAKE_FALLBACK, FAKE_RULES, ROOT
@@ -35,12 +35,12 @@ _TMP = tempfile.TemporaryDirectory(prefix="triage-schemathesis-")
 
 def _app() -> FastAPI:
     schema = load_schema(ROOT / "data" / "schemas" / "default.yaml")
-    engine = Engine(FakeClassifier(schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK), router=RecordingRouter())
-    engine.warm_up()
     db = Path(_TMP.name) / "feedback.db"
-    return create_app(
-        ServeSettings(api_keys=[ENTRY], database_url=f"sqlite:///{db}", warm_up=False, max_batch=8), engine=engine
-    )
+    settings = ServeSettings(api_keys=[ENTRY], database_url=f"sqlite:///{db}", warm_up=False, max_batch=8)
+    classifier = FakeClassifier(schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK)
+    engine = Engine(classifier, router=RecordingRouter(), limits=text_limits(settings))
+    engine.warm_up()
+    return create_app(settings, engine=engine)
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())

@@ -41,42 +41,58 @@ class Server:
         return "".join(self.stderr)
 
 
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[Server]:
+def _start(tmp_path: Path, **env: str) -> Server:
+    """Start ``tests.serving.fake_server`` (the real server around the fake model) with these TRIAGE_* variables."""
     port = _free_port()
-    env = {
+    full = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "TRIAGE_FAKE_CLASSIFIER": "1",
-        "TRIAGE_FAKE_DELAY_S": "1.0",
-        "TRIAGE_HOST": "0.0.0.0",  # no API keys: the server must fall back to 127.0.0.1 and say so
+        "TRIAGE_HOST": "127.0.0.1",
         "TRIAGE_PORT": str(port),
         "TRIAGE_WORKERS": "2",
         "TRIAGE_API_KEYS": "",
         "TRIAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.db'}",
-        "TRIAGE_GRACEFUL_TIMEOUT_S": "20",
+        **env,
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    full.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.serving.fake_server"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "tests.serving.fake_server"], cwd=ROOT, env=full, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True, start_new_session=True,  # its own group: workers die with it
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    ready = 0
-    while ready < 4:  # both workers answer readiness (the OS spreads connections between them)
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _kill_group(proc)
-            pytest.fail("the server did not become ready:\n" + "".join(lines))
-        try:
-            ready += httpx.get(url + "/readyz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield Server(proc, url, lines)
-    _kill_group(proc)
+    return Server(proc, f"http://127.0.0.1:{port}", lines)
+
+
+def _records(server: Server) -> list[dict]:
+    return [json.loads(line) for line in list(server.stderr) if line.startswith("{")]
+
+
+def _wait_ready(server: Server, workers: int, seconds: float = 90) -> None:
+    """Until every worker has logged "ready" and /readyz answers 200."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            _kill_group(server.proc)
+            pytest.fail("the server did not become ready:\n" + server.log())
+        if sum(r["msg"] == "ready" for r in _records(server)) >= workers:
+            try:
+                if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+        time.sleep(0.2)
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[Server]:
+    # No API keys and 0.0.0.0: the server must fall back to 127.0.0.1 and say so.
+    started = _start(tmp_path, TRIAGE_FAKE_DELAY_S="1.0", TRIAGE_HOST="0.0.0.0", TRIAGE_GRACEFUL_TIMEOUT_S="20")
+    _wait_ready(started, 2)
+    yield started
+    _kill_group(started.proc)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -143,3 +159,96 @@ def test_real_server_under_load_then_sigterm_drains(server: Server) -> None:
     access = [r for r in records if r["logger"] == "triage.serving.access" and r["route"] == "/v1/triage"]
     assert len(access) == 18 and {a["status"] for a in access} == {200}
     assert sum(r["msg"] == "stopped" for r in records) == 2  # both workers ran their lifespan shutdown
+
+
+# --- Regressions from the serving issue (defects 2, 3 and 5) ---------------------------------------
+
+
+def test_keep_alive_connections_spread_over_the_workers(server: Server) -> None:
+    # 16 keep-alive clients all landed on one worker of two (one shared socket, the first worker to wake
+    # accepted every connection). Each worker now listens on its own SO_REUSEPORT socket.
+    clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(16)]
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            for _ in range(3):
+                statuses = list(pool.map(lambda c: c.post("/v1/triage", json={"text": "thanks!"}).status_code, clients))
+                assert statuses == [200] * 16
+    finally:
+        for c in clients:
+            c.close()
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    per_worker = {
+        s.labels["pid"]: s.value
+        for family in text_string_to_metric_families(text) for s in family.samples if s.name == "triage_worker_requests"
+    }
+    assert len(per_worker) == 2, per_worker
+    assert sum(per_worker.values()) >= 48 and min(per_worker.values()) >= 3, per_worker  # >= one connection each
+
+
+def test_a_keys_file_serves(tmp_path: Path) -> None:
+    # The issue's reproduction: TRIAGE_API_KEYS_FILE made every worker crash in a loop (2 workers) or print
+    # a pydantic traceback (1 worker), and the server never became ready. (Both had the same cause; the
+    # loop itself is test_workers_that_cannot_start_stop_the_server_with_one_line.)
+    workers = "1"
+    from serving.keys import make_entry
+
+    key, entry = make_entry("acme", "default")
+    keys = tmp_path / "keys"
+    keys.write_text(entry + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k.startswith("TRIAGE_")}
+    server = _start(tmp_path, TRIAGE_WORKERS=workers, TRIAGE_API_KEYS_FILE=str(keys), **{k: "" for k in env})
+    try:
+        _wait_ready(server, int(workers))
+        assert httpx.post(server.url + "/v1/triage", json={"text": "hi"}, headers={"x-api-key": key}).status_code == 200
+        assert httpx.post(server.url + "/v1/triage", json={"text": "hi"}).status_code == 401
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+    finally:
+        _kill_group(server.proc)
+    assert "twice" not in server.log() and "Traceback" not in server.log()
+
+
+def test_workers_that_cannot_start_stop_the_server_with_one_line(tmp_path: Path) -> None:
+    server = _start(tmp_path, TRIAGE_FAKE_CRASH="1")
+    try:
+        assert server.proc.wait(60) == 2
+    finally:
+        _kill_group(server.proc)
+    time.sleep(0.2)  # the reader thread collects the last lines
+    lines = server.log().splitlines()
+    assert lines[-1].startswith("error [worker_failed]: worker [") and "before it was ready" in lines[-1]
+    assert all(line.startswith("{") for line in lines[:-1]), lines  # no raw traceback: JSON log lines only
+    crashes = [r for r in _records(server) if r["msg"] == "worker crashed"]
+    assert 1 <= len(crashes) <= 2 and "a start-up bug" in crashes[0]["exc"]  # each worker started once, no loop
+
+
+def test_a_stuck_inference_restarts_its_worker_and_never_delays_sigterm(tmp_path: Path) -> None:
+    server = _start(
+        tmp_path, TRIAGE_WORKERS="1", TRIAGE_FAKE_DELAY_S="120", TRIAGE_REQUEST_TIMEOUT_S="0.5",
+        TRIAGE_STUCK_AFTER_S="2", TRIAGE_GRACEFUL_TIMEOUT_S="2",
+    )
+    try:
+        _wait_ready(server, 1)
+        r = httpx.post(server.url + "/v1/triage", json={"text": "slow stuck"}, timeout=10)
+        assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+        # The model call goes on: the worker is unready (its only slot is busy), then restarts itself.
+        ready = httpx.get(server.url + "/readyz", timeout=5)
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "inference_stuck"
+        _wait_ready(server, 2)  # a second "ready": the fresh worker
+        pids = [r["pid"] for r in _records(server) if r["msg"] == "ready"]
+        assert len(set(pids)) == 2
+        assert httpx.post(server.url + "/v1/triage", json={"text": "thanks"}, timeout=10).status_code == 200
+
+        # Stuck again, then SIGTERM: the server is gone within the graceful timeout (2 s) plus the
+        # supervisor's margin, not after the 120 s model call.
+        assert httpx.post(server.url + "/v1/triage", json={"text": "slow again"}, timeout=10).status_code == 504
+        start = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        assert time.monotonic() - start < 2 + 3 + 2
+    finally:
+        _kill_group(server.proc)
+    log = server.log()
+    assert "recycling this worker" in log and "restarted itself after a stuck inference call" in log

@@ -94,8 +94,8 @@ def test_without_keys_the_server_binds_loopback_only(caplog: pytest.LogCaptureFi
 def test_serve_wires_uvicorn(tmp_path: Path) -> None:
     calls: list[dict[str, Any]] = []
 
-    def fake_run(config: Any) -> None:
-        calls.append({"config": config, "env": dict(os.environ)})
+    def fake_run(config: Any, **options: Any) -> None:
+        calls.append({"config": config, "env": dict(os.environ), **options})
 
     with mock.patch.dict(os.environ, {}, clear=False), mock.patch.object(server, "run_uvicorn", fake_run), _NO_LOG_CONFIG:
         os.environ.pop(MULTIPROC_ENV, None)
@@ -114,7 +114,9 @@ def test_serve_wires_uvicorn(tmp_path: Path) -> None:
 def test_shared_socket_is_tcp_so_connections_get_nodelay() -> None:
     import socket
 
-    sock = server.bind_tcp("127.0.0.1", 0)
+    from serving.supervisor import tcp_socket
+
+    sock = tcp_socket("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP and sock.get_inheritable()
     finally:
@@ -156,3 +158,73 @@ def test_cli_hash_key() -> None:
     assert result.exit_code == 0 and "given-key" not in result.stdout and f"ops:{hash_key('given-key')}:*" in result.stdout
     result = runner.invoke(app, ["serve", "hash-key", "--tenant", "bad tenant"])
     assert result.exit_code == 2 and "invalid_key_entry" in result.stderr
+
+
+# --- Regressions: TRIAGE_API_KEYS_FILE, worker start-up failures (defect 3) ------------------------
+
+
+def test_serve_with_a_keys_file_gives_workers_settings_they_can_read(tmp_path: Path) -> None:
+    # The parent merged the file into TRIAGE_API_KEYS and left TRIAGE_API_KEYS_FILE set: every worker read
+    # both, found each key twice and died ("the same API key hash is configured twice"), in a loop.
+    keys = tmp_path / "keys"
+    keys.write_text(make_entry("acme", "default")[1] + "\n", encoding="utf-8")
+    seen: list[dict[str, str]] = []
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") and k != MULTIPROC_ENV}
+    with mock.patch.dict(os.environ, {**clean, "TRIAGE_API_KEYS_FILE": str(keys)}, clear=True), _NO_LOG_CONFIG, \
+            mock.patch.object(server, "run_uvicorn", lambda config, **_: seen.append(dict(os.environ))):
+        parent = load_settings()
+        server.serve(parent, preflight=False)
+        (worker_env,) = seen
+        with mock.patch.dict(os.environ, worker_env, clear=True):
+            worker = load_settings()  # what serving.app.create_app_from_env does in each worker
+    assert "TRIAGE_API_KEYS_FILE" not in worker_env
+    assert [k.tenant for k in worker.api_keys] == ["acme"] and worker.model_dump() == parent.model_dump()
+
+
+def test_export_for_workers_drops_merged_variables(tmp_path: Path) -> None:
+    from serving.settings import export_for_workers
+
+    keys = tmp_path / "keys"
+    keys.write_text(make_entry("acme")[1] + "\n", encoding="utf-8")
+    environ = {"TRIAGE_API_KEYS_FILE": str(keys), "PATH": "/bin"}
+    with mock.patch.dict(os.environ, environ, clear=True):
+        export_for_workers(load_settings(), environ)
+    assert "TRIAGE_API_KEYS_FILE" not in environ and environ["TRIAGE_API_KEYS"].startswith("acme:")
+    assert environ["PATH"] == "/bin"
+
+
+def test_a_worker_with_invalid_settings_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from serving.app import create_app_from_env
+
+    monkeypatch.setenv("TRIAGE_MAX_BATCH", "0")
+    caplog.set_level(logging.ERROR, logger="triage.serving")
+    with pytest.raises(SystemExit) as info:
+        create_app_from_env()
+    assert info.value.code == 2
+    (record,) = caplog.records
+    assert record.getMessage().startswith("error [invalid_config]: invalid server settings")
+    assert "TRIAGE_MAX_BATCH" in record.getMessage() and record.exc_info is None
+    assert "pydantic" not in record.getMessage() and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("code", "ready", "crashes", "stop", "words"),
+    [
+        (75, True, 0, False, "stuck inference"),
+        (2, False, 1, True, "settings"),
+        (3, False, 1, True, "before it was ready"),
+        (1, False, 1, True, "before it was ready"),
+        (-9, True, 1, False, "killed by SIGKILL"),
+        (-11, True, 5, True, "5 times"),
+        (0, True, 2, False, "exit status 0"),
+    ],
+)
+def test_supervisor_replaces_workers_or_stops_rather_than_loop(
+    code: int, ready: bool, crashes: int, stop: bool, words: str
+) -> None:
+    from serving.supervisor import decide
+
+    stops, message = decide(1234, code, ready, crashes)
+    assert stops is stop and words in message

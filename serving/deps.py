@@ -1,0 +1,82 @@
+"""FastAPI dependencies: what a route needs, read from ``request.app.state``.
+
+``serving.app.create_app`` puts the settings, metrics and key ring on ``app.state``; the worker's lifespan
+(``serving.lifecycle``) adds the engine, the inference runner and the feedback store once the model is
+loaded and sets ``app.state.ready``. A route declares what it uses::
+
+    async def route(engine: EngineDep, runner: RunnerDep, caller: CallerDep, log: LogDep) -> ...
+
+``EngineDep`` and ``RunnerDep`` answer ``503 model_unavailable`` until the worker is ready and while it
+stops; ``CallerDep`` checks the API key (``401``) and is ``None`` when authentication is off.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.auth import Principal, authenticate
+from serving.errors import ApiError
+from serving.feedback import FeedbackStore
+from serving.inference import InferenceRunner
+from serving.metrics import Metrics
+from serving.requestlog import RequestLog, request_log
+from serving.settings import ServeSettings
+from triage.engine import Engine
+
+
+def _unavailable() -> ApiError:
+    return ApiError(503, "model_unavailable", "the model is not loaded (the server is starting or stopping)")
+
+
+def get_settings(request: Request) -> ServeSettings:
+    settings: ServeSettings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine | None = request.app.state.engine
+    if engine is None or not request.app.state.ready:
+        raise _unavailable()
+    return engine
+
+
+def get_runner(request: Request) -> InferenceRunner:
+    runner: InferenceRunner | None = request.app.state.runner
+    if runner is None or not request.app.state.ready:
+        raise _unavailable()
+    return runner
+
+
+def get_store(request: Request) -> FeedbackStore:
+    store: FeedbackStore | None = request.app.state.store
+    if store is None:
+        raise ApiError(503, "storage_unavailable", "the feedback store is not open")
+    return store
+
+
+def get_log(request: Request) -> RequestLog:
+    """The request's typed log record (a detached one when the app runs without its middleware)."""
+    return request_log(request.scope) or RequestLog(request_id="")
+
+
+def get_caller(request: Request, log: Annotated[RequestLog, Depends(get_log)]) -> Principal | None:
+    caller = authenticate(request.headers, request.app.state.keyring)
+    if caller is not None:
+        log.tenant = caller.tenant
+    return caller
+
+
+SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+RunnerDep = Annotated[InferenceRunner, Depends(get_runner)]
+StoreDep = Annotated[FeedbackStore, Depends(get_store)]
+LogDep = Annotated[RequestLog, Depends(get_log)]
+CallerDep = Annotated[Principal | None, Depends(get_caller)]
