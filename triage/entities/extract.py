@@ -1,53 +1,81 @@
 """Personal and case data in a post: phones, emails, Israeli IDs, cards, order numbers, URLs, @mentions.
 
-Shapes are found with patterns on the normalised text and confirmed by validators (Luhn, the Israeli ID
-check digit). Order / case / tracking numbers have no shape of their own: a spaCy tokenizer (``blank``
-he / en / xx) and a ``Matcher`` over prefix-stripped context words ("הזמנה", "להזמנה", "order", "case")
-decide them. Spans are mapped back to the original text through the normaliser's offsets.
+Shapes are found with patterns (``triage.entities.patterns``, all linear in the text length) on the
+normalised text with every digit script folded to ASCII and every dash to '-', and confirmed by
+validators (Luhn, the Israeli ID check digit). Order / case / tracking numbers have no shape of their
+own: a spaCy tokenizer (``blank`` he / en / xx) and a ``Matcher`` over prefix-stripped context words
+("הזמנה", "להזמנה", "order", "case") decide them (``triage.entities.context``). Spans are mapped back to
+the original text through the normaliser's offsets.
+
+Where personal data and case data compete for the same digits, personal data wins (a leaked phone
+number costs more than an unreadable order number):
+
+- an Israeli or '+'-prefixed phone number is a phone even when the text calls it an order / tracking /
+  customer number ("tracking 0523456789"); only the weak shapes (toll-free 1-800, North American
+  without a country code) still yield to an order word;
+- a 9-digit number with a valid ID check digit presented as a customer / subscriber / member number
+  ("מספר לקוח 123456782", "customer id 123456782") is an ``il_id``: companies in Israel key customers by
+  their teudat zehut. Presented as an order / case / tracking / reference number ("order id ...") it
+  stays an ``order_id``, as the taxonomy says;
+- overlapping personal-data spans merge into one redacted span instead of leaving a remainder readable.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from triage.entities.lexicon import ID_WORDS, ORDER_WORDS, PHONE_WORDS, strip_hebrew_prefixes
-from triage.entities.validators import card_valid, digits_only, israeli_id_valid
+from triage.entities.cards import card_spans
+from triage.entities.context import ContextIndex, build_index
+from triage.entities.lexicon import ID_WORDS, ORDER_WORDS, PERSON_WORDS, PHONE_WORDS, strip_hebrew_prefixes
+from triage.entities.patterns import (
+    CHAIN_RE,
+    EMAIL_HEBREW_PREFIX_RE,
+    EMAIL_RE,
+    ID_RE,
+    IL_PHONE_RE,
+    INTL_PHONE_RE,
+    MENTION_RE,
+    NANP_RE,
+    ORDER_RE,
+    TOLL_FREE_RE,
+    URL_RE,
+    fold,
+)
+from triage.entities.validators import digits_only, israeli_id_valid
 from triage.types import REDACTED_TYPES, EntitiesResult, Entity, NormalisedText
 
-# Hebrew letters may be glued in front of a number or address ("ל0521234567", "במייל"), so the left
-# boundary blocks only Latin letters and digits.
-_L = r"(?<![0-9A-Za-z+])"
-_R = r"(?![0-9A-Za-z])"
-_SEP = r"[ \-.]?"
+__all__ = ["CHAIN_RE", "EMAIL_RE", "ID_RE", "MENTION_RE", "ORDER_RE", "PHONE_RES", "URL_RE", "EntityExtractor", "redact"]
 
-URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'״]+|(?<![\w@.])[a-z0-9-]+\.(?:com|co\.il|org\.il|gov\.il|org|net|ly|io|me|il)/[^\s<>\"']*", re.I)
-EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-MENTION_RE = re.compile(r"(?<![\w@.])@[^\W][\w.]{0,30}", re.UNICODE)
-PHONE_RES = [
-    # Israeli mobile: 05X-XXXXXXX, +972 5X XXX XXXX, +972-(0)5X...
-    re.compile(_L + r"(?:\+972" + _SEP + r"(?:\(0\))?" + _SEP + r"|0)5\d" + r"(?:" + _SEP + r"\d){7}" + _R),
-    # Israeli landline and VoIP: 02/03/04/08/09 and 07X + 7 digits.
-    re.compile(_L + r"(?:\+972" + _SEP + r"|0)(?:[23489]|7\d)" + _SEP + r"\d{3}" + _SEP + r"\d{4}" + _R),
-    # Israeli toll-free / shared-cost numbers: 1-800-XXX-XXX, 1-700-...
-    re.compile(_L + r"1" + _SEP + r"[5789]00" + _SEP + r"\d{2,3}" + _SEP + r"\d{3,4}" + _R),
-    # International with a country code.
-    re.compile(_L + r"\+(?!972)[1-9]\d{0,2}(?:" + _SEP + r"\(\d{1,4}\))?(?:" + _SEP + r"\d{2,5}){2,5}" + _R),
-    # North American without a country code: (415) 555-0134, 415-555-0134.
-    re.compile(_L + r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}" + _R),
-]
-# Digit groups joined by single spaces or hyphens: cards are searched inside such chains.
-CHAIN_RE = re.compile(r"(?<![0-9])\d+(?:[ \-]\d+)*(?![0-9])")
-DIGITS_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{7,8}-\d|\d{5,9})(?![0-9A-Za-z])")
-# Order-like tokens: at least 4 digits, optionally letters and hyphens ("A-99812", "RR123456789IL").
-ORDER_RE = re.compile(r"(?<![0-9A-Za-z#])#?(?=(?:[A-Za-z-]*\d){4})[A-Za-z0-9](?:[A-Za-z0-9-]{2,30}[A-Za-z0-9])")
+
+def _overlapping(rx: re.Pattern[str]) -> re.Pattern[str]:
+    """``rx`` tried at every start position, matches reported in group 1 (still linear: ``rx`` is bounded).
+
+    ``finditer`` resumes after a match, so in "3000 000000 02003 9722 0000000" a false phone
+    ("02003 9722") would hide the real one behind it ("9722 0000000"). Overlapping phone spans are
+    merged into one redacted span when conflicts are resolved.
+    """
+    return re.compile(r"(?=(" + rx.pattern + r"))", rx.flags)
+
+
+# (pattern, strong): a strong phone shape is a phone whatever the context says; a weak one yields to an
+# order word ("order 1-800-123-456" is more likely an order number than a toll-free line).
+PHONE_RES = [(_overlapping(rx), strong) for rx, strong in
+             ((IL_PHONE_RE, True), (INTL_PHONE_RE, True), (TOLL_FREE_RE, False), (NANP_RE, False))]
+E164_MAX_DIGITS = 15
+PHONE_MIN_DIGITS = 7
+_PHONE_GROUP_RE = re.compile(r"\([0-9]+\)|[0-9]+")
 
 # How many tokens before a number a context word may stand ("order number is #123" -> 3).
 CONTEXT_WINDOW = 4
-# Entity types in the order conflicts are settled: an earlier type keeps its span.
-_PRIORITY = ["url", "email", "card", "phone", "order_id", "il_id", "mention"]
+# Entity types in the order conflicts are settled: an earlier type keeps its span. Personal data
+# (card, phone, il_id) comes before case data (order_id).
+_PRIORITY = ["url", "email", "card", "phone", "il_id", "order_id", "mention"]
+_RANK = {t: i for i, t in enumerate(_PRIORITY)}
+_CASE = ("order", "person")
 
 
 @dataclass(frozen=True)
@@ -105,79 +133,30 @@ class EntityExtractor:
             self._matcher_attrs  # noqa: B018 - registers the token extension once
             nlp = spacy.blank(code)
             matcher = Matcher(nlp.vocab)
-            for category in ("order", "phone", "id"):
+            for category in ("order", "person", "phone", "id"):
                 matcher.add(category, [[{"_": {"triage_ctx": category}}]])
             # "ת.ז" is split by the tokenizer into three tokens.
             matcher.add("id", [[{"TEXT": {"IN": ["ת", "ות", "בת"]}}, {"TEXT": "."}, {"TEXT": {"IN": ["ז", "ז."]}}]])
             self._nlp[code] = (nlp, matcher)
         return self._nlp[code]
 
-    def _context(self, text: str, language: str) -> tuple[Any, dict[int, str]]:
+    def _context(self, text: str, language: str) -> ContextIndex:
         nlp, matcher = self._pipeline(language)
-        doc = nlp.make_doc(text)
-        found: dict[int, str] = {}
-        for match_id, _start, end in matcher(doc):
-            # A context phrase is "before" a number from its last token on.
-            found[end - 1] = nlp.vocab.strings[match_id]
-        return doc, found
+        return build_index(text, nlp, matcher)
 
     def extract(self, norm: NormalisedText, language: str = "other") -> EntitiesResult:
-        text = norm.text
-        spans: list[_Span] = []
-        for m in URL_RE.finditer(text):
-            s, e = m.start(), m.end()
-            while e > s and text[e - 1] in ".,!?;:)]}״\"'":
-                e -= 1
-            spans.append(_Span("url", s, e, text[s:e]))
-        spans += [_Span("email", m.start(), m.end(), m.group().lower()) for m in EMAIL_RE.finditer(text)]
-        for m in MENTION_RE.finditer(text):
-            s, e = m.start(), m.end()
-            while e > s + 1 and text[e - 1] == ".":
-                e -= 1
-            spans.append(_Span("mention", s, e, text[s:e]))
-        spans += _card_spans(text)
-
-        doc, context = self._context(text, language)
-
-        def nearby(start: int, category: str, window: int = CONTEXT_WINDOW) -> int | None:
-            """Distance in tokens to the closest context word of ``category`` before char ``start``."""
-            span = doc.char_span(start, start + 1, alignment_mode="expand")
-            if span is None:
-                return None
-            tok = span.start
-            for dist in range(1, window + 1):
-                if context.get(tok - dist) == category:
-                    return dist
-            return None
-
-        for rx in PHONE_RES:
-            for m in rx.finditer(text):
-                order_dist = nearby(m.start(), "order", 2)
-                if order_dist is not None and nearby(m.start(), "phone") is None:
-                    continue  # "מספר לקוח 0541234567": a customer number that looks like a phone
-                end = m.end()
-                # E.164 numbers have at most 15 digits: a longer match ran into the next number.
-                while len(digits_only(text[m.start() : end])) > 15 and re.search(r"[ \-.]\d+$", text[m.start() : end]):
-                    end = m.start() + re.search(r"[ \-.]\d+$", text[m.start() : end]).start()  # type: ignore[union-attr]
-                if len(digits_only(text[m.start() : end])) <= 15:
-                    spans.append(_Span("phone", m.start(), end, digits_only(text[m.start() : end])))
-        for m in ORDER_RE.finditer(text):
-            if nearby(m.start(), "order") is None:
-                continue
-            s = m.start() + (1 if text[m.start()] == "#" else 0)
-            spans.append(_Span("order_id", s, m.end(), text[s : m.end()].upper()))
-        for m in DIGITS_RE.finditer(text):
-            number = digits_only(m.group())
-            if nearby(m.start(), "order") is not None:
-                continue
-            # A bare 9-digit number with a valid check digit is an ID; shorter ones need an ID word nearby.
-            id_like = (len(number) == 9 and "-" not in m.group()) or nearby(m.start(), "id") is not None
-            if id_like and israeli_id_valid(number):
-                spans.append(_Span("il_id", m.start(), m.end(), number.zfill(9)))
-
-        chosen = _resolve(spans)
+        # Patterns see digits of every script as ASCII and every dash as '-'; same offsets as norm.text.
+        text = fold(norm.text)
+        context = self._context(text, language)
+        phones, weak_phones = _phone_spans(text, context)
+        ids = _id_spans(text, context)
+        # Cards are searched around the phones and IDs already found (see ``card_spans``); not around
+        # weak phone shapes: an old JCB card starts with 1800, like a toll-free number.
+        taken = _disjoint([(sp.start, sp.end) for sp in phones + ids])
+        cards = [_Span("card", s, e, number) for s, e, number in card_spans(text, taken)]
+        spans = [*_web_spans(norm.text, text), *cards, *phones, *weak_phones, *ids, *_order_spans(text, context)]
         entities = []
-        for sp in chosen:
+        for sp in _resolve(spans, text):
             start, end = norm.to_original(sp.start, sp.end)
             entities.append(
                 Entity(
@@ -192,30 +171,113 @@ class EntityExtractor:
         return EntitiesResult(entities=entities, redacted_text=redact(norm.original, entities))
 
 
-def _card_spans(text: str) -> list[_Span]:
-    """Luhn-valid 13-19 digit runs, starting and ending on group boundaries.
+def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping spans merged."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
-    A chain like "052-3456789 4580 4580 4580 4580" holds a phone and a card, so every start group is
-    tried, longest candidate first.
-    """
+
+def _web_spans(norm_text: str, text: str) -> list[_Span]:
+    """URLs, e-mails and @mentions; values are taken from the normalised (unfolded) text."""
     spans = []
-    for chain in CHAIN_RE.finditer(text):
-        groups = [(chain.start() + g.start(), chain.start() + g.end()) for g in re.finditer(r"\d+", chain.group())]
-        i = 0
-        while i < len(groups):
-            for j in range(len(groups) - 1, i - 1, -1):
-                number = digits_only(text[groups[i][0] : groups[j][1]])
-                if card_valid(number):
-                    spans.append(_Span("card", groups[i][0], groups[j][1], number))
-                    i = j
-                    break
-            i += 1
+    for m in URL_RE.finditer(text):
+        s, e = m.start(), m.end()
+        while e > s and text[e - 1] in ".,!?;:)]}״\"'":
+            e -= 1
+        spans.append(_Span("url", s, e, norm_text[s:e]))
+    for m in EMAIL_RE.finditer(text):
+        prefix = EMAIL_HEBREW_PREFIX_RE.match(text, m.start(), m.end())
+        s = prefix.end() if prefix else m.start()
+        spans.append(_Span("email", s, m.end(), norm_text[s : m.end()].lower()))
+    for m in MENTION_RE.finditer(text):
+        s, e = m.start(), m.end()
+        while e > s + 1 and text[e - 1] == ".":
+            e -= 1
+        spans.append(_Span("mention", s, e, norm_text[s:e]))
+    return spans
+
+
+def _phone_spans(text: str, context: ContextIndex) -> tuple[list[_Span], list[_Span]]:
+    """Phones of strong shapes, and of weak shapes not presented as case numbers."""
+    strong_spans: list[_Span] = []
+    weak_spans: list[_Span] = []
+    for rx, strong in PHONE_RES:
+        for m in rx.finditer(text):
+            start = m.start(1)
+            if not strong and _presented_as_case_number(context, start):
+                continue  # "order 1-800-123-456": a weak phone shape yields to an order word
+            end = _trim_to_e164(text, start, m.end(1))
+            span = _Span("phone", start, end, digits_only(text[start:end]))
+            (strong_spans if strong else weak_spans).append(span)
+    return strong_spans, weak_spans
+
+
+def _presented_as_case_number(context: ContextIndex, start: int) -> bool:
+    return context.within(start, _CASE, 2) and not context.within(start, ("phone",), CONTEXT_WINDOW)
+
+
+def _trim_to_e164(text: str, start: int, end: int) -> int:
+    """E.164 numbers have at most 15 digits: a longer match ran into the next number, so trailing digit
+    groups are cut off. When that leaves too few digits for a phone, the whole match stays (it is
+    redacted either way: better a wide span than a readable remainder)."""
+    groups = [(m.end(), len(digits_only(m.group()))) for m in _PHONE_GROUP_RE.finditer(text, start, end)]
+    total = sum(n for _, n in groups)
+    while total > E164_MAX_DIGITS and len(groups) > 1:
+        total -= groups.pop()[1]
+    return groups[-1][0] if PHONE_MIN_DIGITS <= total <= E164_MAX_DIGITS else end
+
+
+def _id_spans(text: str, context: ContextIndex) -> list[_Span]:
+    """Israeli IDs: a 9-digit number with a valid check digit, unless the text presents it as an order /
+    case / reference number; 5-8 digits (leading zeros dropped) only right after an ID word."""
+    spans = []
+    for m in ID_RE.finditer(text):
+        number = digits_only(m.group())
+        presented = _id_presentation(context, m.start())
+        if presented == "order":
+            continue
+        # "customer number 123456782" (presented == "person"): personal data wins, see the module doc.
+        if (len(number) == 9 or presented == "id") and israeli_id_valid(number):
+            spans.append(_Span("il_id", m.start(), m.end(), number.zfill(9)))
+    return spans
+
+
+def _id_presentation(context: ContextIndex, start: int) -> str | None:
+    """What the nearest context word says a number is: "id", "person", "order" or None.
+
+    An ID word right after an order or customer word belongs to that word: "order id" names the order's
+    identifier, "customer id" the customer number (an ID only with nine digits and a valid check digit).
+    """
+    for dist, category in context.before(start, CONTEXT_WINDOW, stop_at_values=True):
+        if category == "phone":
+            continue
+        if category == "id":
+            owner = context.categories.get(context.token_at(start) - dist - 1)
+            return owner if owner in _CASE else "id"
+        return category
+    return None
+
+
+def _order_spans(text: str, context: ContextIndex) -> list[_Span]:
+    spans = []
+    for m in ORDER_RE.finditer(text):
+        if not context.within(m.start(), _CASE, CONTEXT_WINDOW):
+            continue
+        s = m.start() + (1 if text[m.start()] == "#" else 0)
+        spans.append(_Span("order_id", s, m.end(), text[s : m.end()].upper()))
     return spans
 
 
 def _context_category(token: Any) -> str:
     # The Matcher needs a string for every token: "" means no context word.
     word = token.lower_.strip(".:#'\"")
+    if strip_hebrew_prefixes(word, PERSON_WORDS) is not None:
+        return "person"
     if strip_hebrew_prefixes(word, ORDER_WORDS) is not None:
         return "order"
     if strip_hebrew_prefixes(word, PHONE_WORDS) is not None:
@@ -225,14 +287,37 @@ def _context_category(token: Any) -> str:
     return ""
 
 
-def _resolve(spans: list[_Span]) -> list[_Span]:
-    """Keep non-overlapping spans, preferring types earlier in _PRIORITY, then longer spans."""
-    ranked = sorted(spans, key=lambda s: (_PRIORITY.index(s.type), -(s.end - s.start), s.start))
+def _resolve(spans: list[_Span], text: str) -> list[_Span]:
+    """Non-overlapping spans, preferring types earlier in _PRIORITY, then longer spans.
+
+    A personal-data span that overlaps only personal-data spans already kept is merged with them (a
+    card search that took the tail of a phone must not leave the phone's head readable). O(n log n):
+    kept spans are disjoint, so sorted by start they are sorted by end too and bisect finds conflicts.
+    """
+    ranked = sorted(spans, key=lambda s: (_RANK[s.type], -(s.end - s.start), s.start))
     kept: list[_Span] = []
+    starts: list[int] = []
+    ends: list[int] = []
     for sp in ranked:
-        if all(sp.end <= k.start or sp.start >= k.end for k in kept):
-            kept.append(sp)
-    return sorted(kept, key=lambda s: s.start)
+        lo, hi = bisect_right(ends, sp.start), bisect_left(starts, sp.end)
+        if lo < hi:
+            if sp.type not in REDACTED_TYPES or any(k.type not in REDACTED_TYPES for k in kept[lo:hi]):
+                continue
+            sp = _merge([sp, *kept[lo:hi]], text)
+        kept[lo:hi] = [sp]
+        starts[lo:hi] = [sp.start]
+        ends[lo:hi] = [sp.end]
+    return kept
+
+
+def _merge(spans: list[_Span], text: str) -> _Span:
+    """One span covering ``spans``, of the highest-priority type among them."""
+    top = min(spans, key=lambda s: _RANK[s.type])
+    start, end = min(s.start for s in spans), max(s.end for s in spans)
+    if (start, end) == (top.start, top.end):
+        return top
+    value = text[start:end].lower() if top.type == "email" else digits_only(text[start:end])
+    return replace(top, start=start, end=end, value=value)
 
 
 def redact(original: str, entities: list[Entity]) -> str:

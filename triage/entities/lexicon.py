@@ -33,6 +33,14 @@ PHONE_WORDS: frozenset[str] = frozenset(
     }
 )
 
+# Order words that present a number as identifying a PERSON rather than a transaction ("customer
+# number", "מספר לקוח", "subscriber"). The taxonomy files customer numbers under ``order_id``, but a
+# 9-digit number with a valid Israeli ID check digit behind them is, in practice, the customer's teudat
+# zehut: Israeli companies key customers by it. Such numbers are redacted as ``il_id`` (personal data
+# wins); see ``triage.entities.extract``. A subset of ORDER_WORDS, so order numbers are found as before.
+PERSON_WORDS: frozenset[str] = frozenset({"לקוח", "מנוי", "customer", "member", "membership", "subscriber"})
+assert PERSON_WORDS <= ORDER_WORDS
+
 ID_WORDS: frozenset[str] = frozenset({"ת.ז", "ת\"ז", "ת״ז", "תז", "תעודת", "זהות", "ת.ז.", "id", "teudat", "zehut", "паспорт", "هوية"})
 
 # Single-letter prefixes (and their combinations, e.g. "וב", "שה", "מה") that attach to Hebrew words.
