@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("triage", "triage_cli", "batch", "serving", "training", "bench")
+PACKAGES = ("triage", "triage_cli", "batch", "serving", "training", "bench", "store")
 HEAVY = {"fastapi", "starlette", "uvicorn", "typer", "click", "torch", "transformers", "ray", "sqlalchemy",
          "alembic", "datasets", "sklearn", "matplotlib", "prometheus_client"}
 # package -> the project's packages it may import (besides itself)
@@ -23,9 +23,10 @@ ALLOWED = {
     "triage": set(),
     "triage_cli": {"triage"},
     "batch": {"triage", "triage_cli"},
-    "serving": {"triage", "triage_cli"},
+    "serving": {"triage", "triage_cli", "store"},
     "training": {"triage", "triage_cli"},
-    "bench": {"triage", "batch", "serving", "training"},
+    "bench": {"triage", "batch", "serving", "training", "store"},
+    "store": {"triage", "triage_cli"},
 }
 
 
