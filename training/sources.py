@@ -45,6 +45,9 @@ IGNORE = -100  # label id of an unknown head: masked out of the loss (torch's ig
 
 HEFB_LABELS = {0: "positive", 1: "negative", 2: "neutral"}  # 2 is "off-topic", our neutral
 _NOT_BRAND = {"random_tweet", "random_reply"}  # complaints rows not addressed to a brand
+# Corpus columns that describe a post rather than label it (every other string column is a head's label).
+_CORPUS_FIELDS = {"id", "text", "language", "mixed", "entities", "channel", "sector", "scenario", "kind", "parent",
+                  "translit", "batch"}
 _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 
@@ -172,9 +175,10 @@ def read_corpus(folder: Path, splits: Sequence[Split]) -> list[RawRow]:
     for split in splits:
         for obj in _read_jsonl(folder / f"{split}.jsonl"):
             signals = {k: v for k, v in obj.items()
-                       if k not in {"id", "text", "language", "mixed", "entities", "channel", "sector"} and isinstance(v, str)}
+                       if k not in _CORPUS_FIELDS and isinstance(v, str)}
             rows.append(RawRow(obj["text"], signals, split, obj.get("language"),
-                               {"id": obj.get("id"), "mixed": bool(obj.get("mixed")), "sector": obj.get("sector")}))
+                               {"id": obj.get("id"), "mixed": bool(obj.get("mixed")), "sector": obj.get("sector"),
+                                "scenario": obj.get("scenario"), "kind": obj.get("kind")}))
     return rows
 
 

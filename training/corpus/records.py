@@ -3,6 +3,12 @@
 ``data/corpus/{train,dev,test}.jsonl`` rows have ``id, text, language, intent, sentiment, urgency,
 entities, channel, sector`` (plus ``mixed``: a Hebrew-English mixed post). Entity spans are computed by
 the entity stage, never typed by hand.
+
+Corpus v2 adds ``scenario`` (the scenario group: every post of a group goes to one split; a v1 post is a
+group of its own, ``v1-`` + its id's hash), ``kind`` (what the post was written as, see ``KINDS``; null for
+v1 posts, which did not record it), ``parent`` (the post, brand reply or ad a reply sits under, else null),
+``translit`` (Hebrew written in Latin letters: its ``language`` is ``he`` although it has no Hebrew letter)
+and ``batch`` (the raw file it came from). Rows written before v2 lack them and are still valid.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +31,19 @@ SECTORS = (
     "supermarket", "pharmacy", "food_delivery", "restaurant", "fashion", "ecommerce", "parcels", "electronics",
     "airline", "travel", "public_transport", "car_services", "gym",
 )
+# What a v2 post was written as (runs/labeling/WRITING.md, summarised in data/README.md).
+Kind = Literal[
+    "terse", "rant", "noisy", "contest", "job", "political", "thread_reply", "ad_comment", "multi_issue",
+    "translit", "ar_ru_mixed", "ordinary",
+]
+KINDS: tuple[str, ...] = get_args(Kind)
+V1_SCENARIO_PREFIX = "v1-"
+# Raw batches of corpus v2 are named ``v2_*.jsonl``; every other batch is v1.
+V2_BATCH_PREFIX = "v2_"
+
+
+def is_v2(batch: str | None) -> bool:
+    return bool(batch) and batch.startswith(V2_BATCH_PREFIX)
 
 
 class SpanRecord(BaseModel):
@@ -48,9 +68,26 @@ class CorpusRecord(BaseModel):
     entities: list[SpanRecord]
     channel: Channel
     sector: str
+    # v2 fields; defaults keep rows written before v2 valid.
+    scenario: str | None = Field(default=None, min_length=1)
+    kind: Kind | None = None
+    parent: str | None = Field(default=None, min_length=1)
+    translit: bool = False
+    batch: str | None = None
+
+    @property
+    def group(self) -> str:
+        """The scenario group that decides the split (a row without one is its own group)."""
+        return self.scenario or V1_SCENARIO_PREFIX + self.id[2:]
 
 
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """The words of a post as the datasheet counts them (runs of letters, digits or '_')."""
+    return _WORDS.findall(text)
 
 
 def dedup_key(text: str) -> str:
