@@ -58,6 +58,9 @@ class Author(_Frozen):
     name: str | None = None
     first_name: str | None = None
     handle: str | None = None
+    gender: Literal["f", "m"] | None = Field(
+        default=None, description="Grammatical gender to address the author with (Hebrew replies); unset: neutral."
+    )
 
 
 class ThreadMessage(_Frozen):
@@ -81,6 +84,10 @@ class Post(_Frozen):
         default_factory=dict,
         description="Brand-specific fields from the caller's CRM (vip, customer_tier...); policy rules match them.",
     )
+    agent_name: str | None = Field(default=None, max_length=80,
+                                   description="Who signs the suggested replies (the {agent_name} placeholder).")
+    eta: str | None = Field(default=None, max_length=120, description="When the brand will answer, as a phrase "
+                            "('עד 16:00 היום', 'by 4 pm today') or a time ('16:00'): the {eta} placeholder.")
 
     @field_validator("created_at")
     @classmethod

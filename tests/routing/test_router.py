@@ -55,7 +55,10 @@ def test_never_hide_guards_a_rule_that_would_hide(tmp_path, default_schema: Labe
     hidden = route(r, default_schema, "idiots", intent="other")
     kept = route(r, default_schema, "idiots, my parcel is late", intent="complaint")
     assert hidden.actions == ["hide"]
-    assert kept.actions == ["none"] and "hide dropped: intent=complaint (p=0.90) is never hidden" in kept.reasons
+    # The protected post is not hidden: it takes the default route and a person checks it, with the reason.
+    assert (kept.actions, kept.rule, kept.queue, kept.needs_human) == (["reply"], "default", "care", True)
+    assert ("hide withheld: intent=complaint (p=0.90) is never hidden → default route, a person checks"
+            in kept.reasons)
 
 
 def test_churn_goes_to_retention_p2(router: PolicyRouter, default_schema: LabelSchema) -> None:
@@ -83,7 +86,8 @@ def test_critical_goes_to_crisis_p1_escalated_and_needs_a_person(router: PolicyR
     assert "urgency critical: 15 min around the clock, due Sat 2026-09-19 02:15" in d.reasons
     assert "urgency=critical → a person checks" in d.reasons
     assert d.reply_mode == "private" and any("legal matter" in r for r in d.reasons)
-    assert d.templates == ["crisis-holding-he", "crisis-holding-en", "crisis-holding-ar"]
+    assert d.templates == ["crisis-holding-he", "crisis-holding-en", "crisis-holding-ar", "crisis-private-he",
+                           "crisis-private-en", "crisis-private-ar"]
 
 
 @pytest.mark.parametrize(
@@ -227,7 +231,8 @@ def test_second_brand_uses_its_own_queues_and_calendar(northwind: PolicyRouter, 
     hebrew = route(northwind, default_schema, "האינטרנט לא עובד", now=london, intent="complaint")
     assert hebrew.needs_human and "no queue covers language 'he'" in hebrew.reasons
     tweet = route(northwind, default_schema, "awful service", channel="twitter", now=london, intent="complaint")
-    assert (tweet.rule, tweet.sla_minutes) == ("public-complaints", 240)
+    # The rule raises the tweet to P2, and northwind's P2 gets the SLA of urgency high (not normal's 240).
+    assert (tweet.rule, tweet.priority, tweet.sla_minutes) == ("public-complaints", "P2", 120)
 
 
 def test_brand_router_dispatches_by_post_brand(router: PolicyRouter, northwind: PolicyRouter,

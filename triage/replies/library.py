@@ -15,11 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from triage.config_source import Issue, Loc, SourceDoc, read_yaml, validate_model
+from triage.config_source import Issue, Loc, SourceDoc, validate_model
 from triage.errors import ConfigError
 from triage.replies.placeholders import PLACEHOLDER_NAME, ParsedText, parse_text
+from triage.routing.source import read_config
 from triage.schema import LabelSchema, check_head_label, suggest_names
 from triage.text.keywords import keyword_pattern
+from triage.text.normalise import normalise
 from triage.types import LANGUAGES, REDACTED_TYPES
 
 LIBRARY_FORMAT_VERSION = 1
@@ -42,9 +44,32 @@ PERSONAL_PLACEHOLDERS: frozenset[str] = frozenset(REDACTED_TYPES)
 # words ("יכול", "שלח", "פנה") are left out so the check never rejects a correct sentence.
 GENDERED_HEBREW: tuple[str, ...] = (
     "אתה", "לך", "שלך", "אותך", "אליך", "אלייך", "בשבילך", "ממך", "עליך", "עלייך", "איתך", "אצלך",
-    "תוכל", "תוכלי", "תרצי", "שלחי", "כתבי", "התקשרי", "מוזמן", "מוזמנת", "לקוח יקר", "לקוחה יקרה",
+    "תוכל", "תוכלי", "תרצה", "תרצי", "שלחי", "כתבי", "התקשרי", "מוזמן", "מוזמנת", "לקוח יקר", "לקוחה יקרה",
+    # "You're right" and second-person futures. "תשלח" is also "she will send", and customer-care text
+    # writes the passive "will be sent" in full spelling (תישלח), so in a template it addresses the reader.
+    "צודק", "צודקת", "תשלח", "תשלחי", "תכתוב", "תכתבי", "תתקשר", "תתקשרי", "תפנה", "תפני", "תצטרך",
+    "תצטרכי", "תבדוק", "תבדקי", "תנסה", "תנסי", "תחכה", "תחכי",
 )
 _GENDERED_RE = re.compile("|".join(keyword_pattern(w) for w in GENDERED_HEBREW))
+
+# Phrases that ask the customer to write to the brand privately. A reply that is itself private (a DM, or
+# the one private reply to a public comment) must not ask for that: it reads as if nobody read the post.
+PRIVATE_ASKS: dict[str, tuple[str, ...]] = {
+    "he": ("הודעה פרטית", "בהודעה פרטית", "בפרטי", "הודעה בפרטי"),
+    "en": ("private message", "direct message", "dm", "inbox"),
+    "ar": ("رسالة خاصة", "رسالة خاصّة", "الخاص"),
+    "ru": ("личное сообщение", "личные сообщения", "в личку", "в директ"),
+}
+_PRIVATE_ASK_RE = {lang: re.compile("|".join(keyword_pattern(w) for w in words)) for lang, words in PRIVATE_ASKS.items()}
+
+# A "phrase" placeholder ({eta}) carries its own preposition ("עד 16:00 היום", "by 4 pm"); a preposition
+# written before it in the template doubles up ("עד בהקדם האפשרי", "by as soon as possible").
+PREPOSITIONS: dict[str, tuple[str, ...]] = {
+    "he": ("עד", "תוך", "לפני", "אחרי", "בתוך", "עוד"),
+    "en": ("by", "until", "till", "within", "before", "after", "in", "at", "on"),
+    "ar": ("حتى", "خلال", "قبل", "بعد", "في"),
+    "ru": ("до", "в", "через", "к", "после"),
+}
 
 
 def _as_list(value: Any) -> Any:
@@ -65,6 +90,8 @@ class PlaceholderSpec(_Strict):
     default: dict[str, str] = Field(default_factory=dict)
     fallback: dict[str, str] = Field(default_factory=dict)
     personal: bool = Field(default=False, description="Personal data: never filled into a public reply.")
+    phrase: bool = Field(default=False, description="The value is a whole phrase with its own preposition "
+                         "('by 4 pm today'): the text must not put a preposition before it.")
 
 
 class TemplateSpec(_Strict):
@@ -78,6 +105,10 @@ class TemplateSpec(_Strict):
     text_m: str | None = Field(default=None, description="Hebrew: the form addressing a man.")
     examples: list[str] = Field(min_length=1, description="Posts this template answers well (for ranking).")
     placeholders: list[PlaceholderName] | None = Field(default=None, description="Declared; must match the text.")
+    keywords_any: list[str] | None = Field(default=None, description="Topic words: the template is offered only "
+                                           "for posts holding one (matched like policy keywords).")
+    sectors: list[str] | None = Field(default=None, description="Offered only to brands of these sectors "
+                                      "(the policy's `sector`).")
     note: str = ""
 
     @field_validator("labels", mode="before")
@@ -128,6 +159,8 @@ class KbEntrySpec(_Strict):
     answer: str = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list, description="Other ways customers ask it.")
+    keywords_any: list[str] | None = Field(default=None, description="Topic words: offered only for posts "
+                                           "holding one.")
 
 
 class KbSpec(_Strict):
@@ -149,6 +182,12 @@ class Template:
     examples: tuple[str, ...]
     source: Literal["template", "knowledge_base"] = "template"
     tags: tuple[str, ...] = ()
+    keywords: re.Pattern[str] | None = None
+    sectors: frozenset[str] | None = None
+
+    def on_topic(self, folded_text: str) -> bool:
+        """True when the template names no topic words or the (normalised, case-folded) post has one."""
+        return self.keywords is None or self.keywords.search(folded_text) is not None
 
 
 @dataclass
@@ -176,11 +215,38 @@ class ReplyLibrary:
 
 def gendered_forms(text: str) -> list[str]:
     """Gendered Hebrew second-person forms found in ``text``."""
-    return [m.group(0) for m in _GENDERED_RE.finditer(text.casefold())]
+    return [m.group(0) for m in _GENDERED_RE.finditer(normalise(text).text.casefold())]
+
+
+def private_asks(text: str, language: str) -> list[str]:
+    """Phrases in ``text`` that ask the customer to write privately (in ``language``)."""
+    rx = _PRIVATE_ASK_RE.get(language)
+    return [m.group(0) for m in rx.finditer(normalise(text).text.casefold())] if rx is not None else []
+
+
+def _doubled_prepositions(parsed: ParsedText, language: str, spec: LibrarySpec) -> list[str]:
+    words = PREPOSITIONS.get(language, ())
+    found = []
+    for before, name in parsed.preceding_text():
+        if spec.placeholders.get(name, PlaceholderSpec()).phrase:
+            tail = before.casefold().split()
+            if tail and tail[-1] in words:
+                found.append(f"'{tail[-1]} {{{name}}}'")
+    return found
+
+
+def _keyword_rx(words: list[str] | None, loc: Loc, issues: list[Issue]) -> re.Pattern[str] | None:
+    if words is None:
+        return None
+    if not words or any(not w.strip() for w in words):
+        issues.append(Issue(loc, "give at least one non-empty topic word, or leave keywords_any out"))
+        return None
+    return re.compile("|".join(keyword_pattern(w) for w in words))
 
 
 def _check_text(
-    text: str, language: str, spec: LibrarySpec, loc: Loc, issues: list[Issue], *, neutral_required: bool
+    text: str, language: str, spec: LibrarySpec, loc: Loc, issues: list[Issue], *, neutral_required: bool,
+    mode: str = "public",
 ) -> ParsedText:
     parsed, errors = parse_text(text)
     issues.extend(Issue(loc, e) for e in errors)
@@ -197,7 +263,16 @@ def _check_text(
         found = gendered_forms(text)
         if found:
             issues.append(Issue(loc, f"gendered second-person form(s) {sorted(set(found))}: write gender-neutral "
-                          "Hebrew (plural / infinitive) or give text_f and text_m"))
+                          "Hebrew (plural / infinitive) or give text_f and text_m (for 'will be sent' write תישלח)"))
+    asks = private_asks(text, language) if mode in ("any", "private", "kb") else []
+    if asks:
+        fix = ("knowledge-base answers go out in private replies too: reword it" if mode == "kb" else
+               "set reply_mode: public and add a private version")
+        issues.append(Issue(loc, f"asks for a private message ({', '.join(sorted(set(asks)))}) but can be sent as a "
+                      f"private reply: {fix}"))
+    for doubled in _doubled_prepositions(parsed, language, spec):
+        issues.append(Issue(loc, f"{doubled}: the placeholder is a whole phrase with its own preposition "
+                      "('עד 16:00 היום', 'by 4 pm'); drop the preposition before it"))
     return parsed
 
 
@@ -230,7 +305,7 @@ def load_library(folder: Path, schema: LabelSchema, *, queues: Sequence[str] | N
     folder = Path(folder)
     if not (folder / TEMPLATES_FILE).is_file():
         raise ConfigError(f"reply library {folder} has no {TEMPLATES_FILE}")
-    doc = read_yaml(folder / TEMPLATES_FILE)
+    doc = read_config(folder / TEMPLATES_FILE)
     spec = validate_model(doc, LibrarySpec, "reply library")
     issues: list[Issue] = []
     if spec.format_version != LIBRARY_FORMAT_VERSION:
@@ -259,34 +334,7 @@ def load_library(folder: Path, schema: LabelSchema, *, queues: Sequence[str] | N
         if t.id in seen:
             issues.append(Issue((*loc, "id"), f"template id {t.id!r} is already used by templates[{seen[t.id]}]"))
         seen[t.id] = i
-        _check_language(t.language, (*loc, "language"), issues)
-        _check_labels(t.labels, schema, (*loc, "labels"), issues)
-        if queues is not None:
-            for j, q in enumerate(t.queues or []):
-                if q not in queues:
-                    issues.append(Issue((*loc, "queues", j), f"unknown queue {q!r} {suggest_names(q, list(queues))}"))
-        parsed = _check_text(t.text, t.language, spec, (*loc, "text"), issues, neutral_required=True)
-        variants: dict[str, ParsedText] = {}
-        if (t.text_f is None) != (t.text_m is None):
-            issues.append(Issue(loc, "give both text_f and text_m, or neither"))
-        for key in ("text_f", "text_m"):
-            value = getattr(t, key)
-            if value is not None:
-                variants[key.removeprefix("text_")] = _check_text(
-                    value, t.language, spec, (*loc, key), issues, neutral_required=False
-                )
-                if set(variants[key.removeprefix("text_")].names) != set(parsed.names):
-                    issues.append(Issue((*loc, key), "uses other placeholders than text"))
-        if t.placeholders is not None and set(t.placeholders) != set(parsed.names):
-            issues.append(Issue((*loc, "placeholders"), f"declares {sorted(t.placeholders)} but the text uses "
-                                f"{sorted(parsed.names)}"))
-        for j, example in enumerate(t.examples):
-            if not example.strip():
-                issues.append(Issue((*loc, "examples", j), "empty example"))
-        templates.append(Template(
-            id=t.id, language=t.language, labels=t.labels, queues=frozenset(t.queues) if t.queues else None,
-            reply_mode=t.reply_mode, text=parsed, variants=variants, examples=tuple(t.examples),
-        ))
+        templates.append(_check_template(t, spec, schema, queues, loc, issues))
     if issues:
         raise doc.fail(issues, "reply library")
 
@@ -296,8 +344,44 @@ def load_library(folder: Path, schema: LabelSchema, *, queues: Sequence[str] | N
     return ReplyLibrary(spec.library, spec.schema_name, folder, spec, templates, kb)
 
 
+def _check_template(t: TemplateSpec, spec: LibrarySpec, schema: LabelSchema, queues: Sequence[str] | None, loc: Loc,
+                    issues: list[Issue]) -> Template:
+    _check_language(t.language, (*loc, "language"), issues)
+    _check_labels(t.labels, schema, (*loc, "labels"), issues)
+    if queues is not None:
+        for j, q in enumerate(t.queues or []):
+            if q not in queues:
+                issues.append(Issue((*loc, "queues", j), f"unknown queue {q!r} {suggest_names(q, list(queues))}"))
+    parsed = _check_text(t.text, t.language, spec, (*loc, "text"), issues, neutral_required=True, mode=t.reply_mode)
+    variants: dict[str, ParsedText] = {}
+    if (t.text_f is None) != (t.text_m is None):
+        issues.append(Issue(loc, "give both text_f and text_m, or neither"))
+    for key in ("text_f", "text_m"):
+        value = getattr(t, key)
+        if value is not None:
+            variant = _check_text(value, t.language, spec, (*loc, key), issues, neutral_required=False,
+                                  mode=t.reply_mode)
+            variants[key.removeprefix("text_")] = variant
+            if set(variant.names) != set(parsed.names):
+                issues.append(Issue((*loc, key), "uses other placeholders than text"))
+    if t.placeholders is not None and set(t.placeholders) != set(parsed.names):
+        issues.append(Issue((*loc, "placeholders"), f"declares {sorted(t.placeholders)} but the text uses "
+                            f"{sorted(parsed.names)}"))
+    for j, example in enumerate(t.examples):
+        if not example.strip():
+            issues.append(Issue((*loc, "examples", j), "empty example"))
+    if t.sectors is not None and not t.sectors:
+        issues.append(Issue((*loc, "sectors"), "an empty list never matches; leave sectors out"))
+    return Template(
+        id=t.id, language=t.language, labels=t.labels, queues=frozenset(t.queues) if t.queues else None,
+        reply_mode=t.reply_mode, text=parsed, variants=variants, examples=tuple(t.examples),
+        keywords=_keyword_rx(t.keywords_any, (*loc, "keywords_any"), issues),
+        sectors=frozenset(t.sectors) if t.sectors else None,
+    )
+
+
 def _load_kb(path: Path, spec: LibrarySpec) -> list[Template]:
-    doc: SourceDoc = read_yaml(path)
+    doc: SourceDoc = read_config(path)
     kb_spec = validate_model(doc, KbSpec, "knowledge base")
     issues: list[Issue] = []
     if kb_spec.format_version != LIBRARY_FORMAT_VERSION:
@@ -310,10 +394,11 @@ def _load_kb(path: Path, spec: LibrarySpec) -> list[Template]:
             issues.append(Issue((*loc, "id"), f"entry id {e.id!r} is used twice"))
         seen.add(e.id)
         _check_language(e.language, (*loc, "language"), issues)
-        parsed = _check_text(e.answer, e.language, spec, (*loc, "answer"), issues, neutral_required=True)
+        parsed = _check_text(e.answer, e.language, spec, (*loc, "answer"), issues, neutral_required=True, mode="kb")
         out.append(Template(
             id=e.id, language=e.language, labels={}, queues=None, reply_mode="any", text=parsed, variants={},
             examples=(e.question, *e.examples), source="knowledge_base", tags=tuple(e.tags),
+            keywords=_keyword_rx(e.keywords_any, (*loc, "keywords_any"), issues),
         ))
     if issues:
         raise doc.fail(issues, "knowledge base")

@@ -50,6 +50,20 @@ class ParsedText:
     def names(self) -> list[str]:
         return _unique([*self.required, *self.optional])
 
+    def preceding_text(self) -> list[tuple[str, str]]:
+        """(literal text written before it, name) for every placeholder, for checks on the words around it."""
+        out: list[tuple[str, str]] = []
+        before = ""
+        for part in self.parts:
+            inner = part.clause if part.clause is not None else (part,)
+            for q in inner:
+                if q.name is not None:
+                    out.append((before, q.name))
+                    before = ""
+                else:
+                    before += q.text
+        return out
+
 
 def _unique(names: object) -> list[str]:
     out: list[str] = []

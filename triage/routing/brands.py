@@ -17,6 +17,7 @@ from triage.replies.library import ReplyLibrary, load_library
 from triage.replies.suggester import BrandReplier, ReplyContext, ReplySuggester
 from triage.routing.policy import Policy, known_policy_files, load_policy, policy_schema_name
 from triage.routing.router import BrandRouter, PolicyRouter
+from triage.routing.source import read_config
 from triage.schema import LabelSchema
 
 DEFAULT_BRAND = "default"
@@ -55,9 +56,7 @@ def load_policies(schema: LabelSchema, policies: Path, replies: Path) -> dict[st
 
 
 def _library_name(path: Path) -> str | None:
-    from triage.config_source import read_yaml
-
-    data = read_yaml(path).data
+    data = read_config(path).data
     value = data.get("reply_library") if isinstance(data, dict) else None
     return str(value) if value is not None else None
 
@@ -99,4 +98,5 @@ def load_brands(
             suggesters[key] = ReplySuggester(policy.library, classifier, context=context)
         repliers[name] = suggesters[key]
     routers = {name: PolicyRouter(policy) for name, policy in loaded.items()}
-    return Brands(loaded, BrandRouter(routers, default), BrandReplier(repliers, default))
+    sectors = {name: policy.spec.sector for name, policy in loaded.items()}
+    return Brands(loaded, BrandRouter(routers, default), BrandReplier(repliers, default, sectors))

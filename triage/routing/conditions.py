@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from triage.config_source import Issue, Loc
+from triage.routing.safe_regex import bounded_search, regex_problems
 from triage.schema import LabelSchema, check_head_label, suggest_names
 from triage.text.keywords import keyword_pattern
 from triage.types import CHANNELS, ENTITY_TYPES, LANGUAGES
@@ -103,12 +104,7 @@ def validate_when(when: WhenSpec, schema: LabelSchema, loc: Loc) -> list[Issue]:
         for i, kw in enumerate(when.keywords_any):
             if not kw.strip():
                 issues.append(Issue((*loc, "keywords_any", i), "empty keyword"))
-    if when.regex_any is not None:
-        for i, pattern in enumerate(when.regex_any):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                issues.append(Issue((*loc, "regex_any", i), f"invalid regular expression: {exc}"))
+    issues += _regex_issues(when.regex_any or [], (*loc, "regex_any"))
     for head, p in (when.min_confidence or {}).items():
         if head not in heads:
             issues.append(Issue((*loc, "min_confidence", head), f"unknown head {head!r} {suggest_names(head, heads)}"))
@@ -127,6 +123,20 @@ def validate_when(when: WhenSpec, schema: LabelSchema, loc: Loc) -> list[Issue]:
     for name, value in (when.fields or {}).items():
         if isinstance(value, list) and not value:
             issues.append(Issue((*loc, "fields", name), "an empty list never matches"))
+    return issues
+
+
+def _regex_issues(patterns: list[str], loc: Loc) -> list[Issue]:
+    """Broken patterns, and patterns that could backtrack for seconds on one post (refused at load)."""
+    issues: list[Issue] = []
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except (re.error, RecursionError, OverflowError) as exc:
+            issues.append(Issue((*loc, i), f"invalid regular expression: {exc}"))
+            continue
+        for problem in regex_problems(pattern):
+            issues.append(Issue((*loc, i), f"unsafe regular expression {pattern!r}: {problem}"))
     return issues
 
 
@@ -211,7 +221,7 @@ class Condition:
                 return None
             why.append(f"keyword {self._keyword_names[int(m.lastgroup[1:])]!r}")
         if self._regexes:
-            hit = next((p for p, rx in self._regexes if rx.search(ctx.text)), None)
+            hit = next((p for p, rx in self._regexes if bounded_search(rx, ctx.text)), None)
             if hit is None:
                 return None
             why.append(f"pattern '{hit}'")

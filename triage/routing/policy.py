@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from triage.config_source import Issue, Loc, SourceDoc, read_yaml, validate_model
+from triage.config_source import Issue, Loc, SourceDoc, validate_model
 from triage.errors import ConfigError
 from triage.replies.library import ReplyLibrary, load_library
 from triage.routing.calendar import DAY_NAMES, BusinessCalendar, check_holiday_source, parse_hours
 from triage.routing.conditions import Condition, WhenSpec, validate_when
+from triage.routing.hide_guard import HideGuard
+from triage.routing.source import read_config
 from triage.schema import LabelSchema, check_head_label, suggest_names
 from triage.types import CHANNELS, LANGUAGES, PRIVATE_CHANNELS, Action, Priority, ReplyMode
 
@@ -79,6 +81,10 @@ class SlaRow(_Strict):
         return value if value is None or isinstance(value, list) else [value]
 
 
+# A rule's own SLA may not run past a year: deadlines are searched day by day on the business calendar.
+MAX_SLA_MINUTES = 525_600
+
+
 class ThenSpec(_Strict):
     queue: str
     priority: Priority
@@ -87,6 +93,12 @@ class ThenSpec(_Strict):
                                          "forces private).")
     needs_human: bool = False
     templates: list[str] | None = Field(default=None, description="Prefer these reply templates.")
+    sla: str | None = Field(default=None, description="Use the SLA row of this urgency label (on the post's "
+                            "channel) instead of the post's own urgency.")
+    sla_minutes: int | None = Field(default=None, ge=0, le=MAX_SLA_MINUTES,
+                                    description="First-response budget for this rule, in minutes.")
+    sla_around_the_clock: bool | None = Field(default=None, description="With sla_minutes: clock minutes (true) "
+                                              "or open minutes of the queue (false, the default).")
 
 
 class RuleSpec(_Strict):
@@ -103,6 +115,16 @@ class PrivateWhenSpec(_Strict):
     id: Id
     reason: str
     when: WhenSpec
+
+
+class HideGuardSpec(_Strict):
+    """What a post must pass before a rule may hide it (see ``triage.routing.hide_guard``)."""
+
+    confident_heads: list[str] = Field(default_factory=list, description="Heads that must be confident (not "
+                                       "uncertain) for any hide, besides the heads the hiding rule tests.")
+    extra_words: list[str] = Field(default_factory=list, description="The brand's own complaint words.")
+    protest: ThenSpec | None = Field(default=None, description="Route for posts that rally others against the "
+                                     "brand; without it they take the default route.")
 
 
 class NeedsHumanSpec(_Strict):
@@ -126,7 +148,12 @@ class PolicySpec(_Strict):
     private_reply_window_hours: dict[str, float] = Field(default_factory=dict)
     private_when: list[PrivateWhenSpec] = Field(default_factory=list)
     never_hide: WhenSpec | None = None
+    hide_guard: HideGuardSpec = Field(default_factory=HideGuardSpec)
     needs_human: NeedsHumanSpec = Field(default_factory=NeedsHumanSpec)
+    sector: Id | None = Field(default=None, description="The brand's line of business (telecom, retail...): "
+                              "reply templates may be limited to sectors.")
+    priority_sla: dict[Priority, str] = Field(default_factory=dict, description="Priority -> urgency label whose "
+                                              "SLA a post of that priority gets at least.")
     rules: list[RuleSpec] = Field(default_factory=list)
     default: ThenSpec
 
@@ -151,6 +178,8 @@ class Policy:
     never_hide: Condition | None
     library: ReplyLibrary | None = None
     uncertain_heads: list[str] = field(default_factory=list)
+    hide_guard: HideGuard = field(default_factory=HideGuard)
+    doc: SourceDoc | None = field(default=None, repr=False, compare=False)
 
     @property
     def brand(self) -> str:
@@ -242,6 +271,16 @@ class _Checker:
             return False
         return True
 
+    def urgency_label(self, label: str, loc: Loc) -> None:
+        """``label`` must be a label of the policy's urgency head (for SLA references)."""
+        head = self.spec.urgency_head
+        if head is None:
+            self.add(loc, "naming an urgency label for the SLA needs urgency_head")
+        elif head in [h.name for h in self.schema.public_heads]:
+            msg = check_head_label(self.schema, head, label)
+            if msg:
+                self.add(loc, msg)
+
     def then(self, then: ThenSpec, loc: Loc) -> None:
         self.queue(then.queue, (*loc, "queue"))
         if "none" in then.actions and len(then.actions) > 1:
@@ -254,6 +293,10 @@ class _Checker:
             elif template not in self.template_ids:
                 self.add((*loc, "templates", i), f"unknown template {template!r} "
                          f"{suggest_names(template, sorted(self.template_ids))}")
+        if then.sla is not None:
+            self.urgency_label(then.sla, (*loc, "sla"))
+        if then.sla_around_the_clock is not None and then.sla_minutes is None:
+            self.add((*loc, "sla_around_the_clock"), "only applies together with sla_minutes")
 
     def run(self) -> list[Issue]:
         s = self.spec
@@ -268,7 +311,16 @@ class _Checker:
             ZoneInfo(s.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             self.add(("timezone",), f"unknown time zone {s.timezone!r} (an IANA name like Asia/Jerusalem)")
-        # Queues, languages and hours.
+        self._queues_and_calendar()
+        self._sla_table()
+        self._private_replies()
+        self._needs_human()
+        self._rules()
+        self._hide_guard()
+        return self.issues
+
+    def _queues_and_calendar(self) -> None:
+        s = self.spec
         for qid, q in s.queues.items():
             for i, lang in enumerate(q.languages):
                 self.language(lang, ("queues", qid, "languages", i))
@@ -291,7 +343,10 @@ class _Checker:
                 cal = build_calendar(s.timezone, s.calendar, q.hours)
                 if not cal.around_the_clock and not any(cal.weekly.get(d) for d in range(7)):
                     self.add(("queues", qid), "this queue is never open (no weekly hours)")
-        # SLA table: known labels and channels, and every urgency x channel covered.
+
+    def _sla_table(self) -> None:
+        """Known labels and channels, and every urgency x channel covered."""
+        s = self.spec
         urgency_labels: list[str] = []
         if s.urgency_head is not None and self.head(s.urgency_head, ("urgency_head",)):
             urgency_labels = self.schema.head(s.urgency_head).labels
@@ -305,6 +360,8 @@ class _Checker:
                     self.add(("sla", i, "urgency", j), msg)
             for j, ch in enumerate(row.channels or []):
                 self.channel(ch, ("sla", i, "channels", j))
+            if row.minutes > MAX_SLA_MINUTES:
+                self.add(("sla", i, "minutes"), f"more than a year ({MAX_SLA_MINUTES} minutes)")
         labels_to_cover: list[str | None] = [*urgency_labels] or [None]
         for wanted in labels_to_cover:
             for ch in CHANNELS:
@@ -313,19 +370,25 @@ class _Checker:
                     where = f"urgency={wanted} on {ch}" if wanted else f"channel {ch}"
                     self.add(("sla",), f"no SLA row covers {where}; end the table with a row without urgency/channels")
                     break
-        # Private replies.
+        for priority, label in s.priority_sla.items():
+            self.urgency_label(label, ("priority_sla", priority))
+
+    def _private_replies(self) -> None:
+        s = self.spec
         for ch, hours in s.private_reply_window_hours.items():
             self.channel(ch, ("private_reply_window_hours", ch))
             if ch in PRIVATE_CHANNELS:
                 self.add(("private_reply_window_hours", ch), f"{ch} is already private; the window is for public "
                          "channels")
-            if hours <= 0:
-                self.add(("private_reply_window_hours", ch), "the window must be positive")
+            if not 0 < hours <= 24 * 366:
+                self.add(("private_reply_window_hours", ch), "the window must be positive and at most a year")
         for i, pw in enumerate(s.private_when):
             self.issues += validate_when(pw.when, self.schema, ("private_when", i, "when"))
         if s.never_hide is not None:
             self.issues += validate_when(s.never_hide, self.schema, ("never_hide",))
-        # needs_human
+
+    def _needs_human(self) -> None:
+        s = self.spec
         if s.needs_human.uncertain_heads != "all":
             for i, h in enumerate(s.needs_human.uncertain_heads):
                 self.head(h, ("needs_human", "uncertain_heads", i))
@@ -335,7 +398,9 @@ class _Checker:
                     msg = check_head_label(self.schema, h, label)
                     if msg:
                         self.add(("needs_human", "labels", h, i), msg)
-        # Rules.
+
+    def _rules(self) -> None:
+        s = self.spec
         ids: dict[str, int] = {}
         for i, rule in enumerate(s.rules):
             loc: Loc = ("rules", i)
@@ -346,13 +411,24 @@ class _Checker:
             if rule.unless is not None:
                 self.issues += validate_when(rule.unless, self.schema, (*loc, "unless"))
             self.then(rule.then, (*loc, "then"))
-            self._hide_guard(rule, loc)
+            self._hide_guard_rule(rule, loc)
         self.then(s.default, ("default",))
         if "hide" in s.default.actions:
             self.add(("default", "actions"), "the default route must not hide posts (hide spam and abuse by rule)")
-        return self.issues
 
-    def _hide_guard(self, rule: RuleSpec, loc: Loc) -> None:
+    def _hide_guard(self) -> None:
+        guard = self.spec.hide_guard
+        for i, head in enumerate(guard.confident_heads):
+            self.head(head, ("hide_guard", "confident_heads", i))
+        for i, word in enumerate(guard.extra_words):
+            if not word.strip():
+                self.add(("hide_guard", "extra_words", i), "empty word")
+        if guard.protest is not None:
+            self.then(guard.protest, ("hide_guard", "protest"))
+            if "hide" in guard.protest.actions:
+                self.add(("hide_guard", "protest", "actions"), "protest posts are never hidden")
+
+    def _hide_guard_rule(self, rule: RuleSpec, loc: Loc) -> None:
         # A rule that can only ever see protected posts and hides them is a mistake in the file, not
         # something to fix silently at request time.
         guard = self.spec.never_hide
@@ -378,7 +454,7 @@ def load_policy(
     ``replies_root`` is where ``reply_library`` folders live (default: the shipped ``data/replies``);
     ``library`` passes an already loaded library instead. Raises ConfigError with every problem found.
     """
-    doc: SourceDoc = read_yaml(Path(path))
+    doc: SourceDoc = read_config(Path(path))
     spec = validate_model(doc, PolicySpec, "policy")
     issues: list[Issue] = []
     library_error: ConfigError | None = None
@@ -418,6 +494,8 @@ def load_policy(
         never_hide=Condition(spec.never_hide) if spec.never_hide is not None else None,
         library=library,
         uncertain_heads=heads if spec.needs_human.uncertain_heads == "all" else list(spec.needs_human.uncertain_heads),
+        hide_guard=HideGuard(spec.hide_guard.extra_words),
+        doc=doc,
     )
 
 
@@ -430,7 +508,7 @@ class _AnyIds(set[str]):
 
 def policy_schema_name(path: Path) -> str | None:
     """The ``schema:`` a policy file declares, without checking the rest (to pick policies for a model)."""
-    doc = read_yaml(Path(path))
+    doc = read_config(Path(path))
     if isinstance(doc.data, dict):
         value = doc.data.get("schema")
         return str(value) if value is not None else None

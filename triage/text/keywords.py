@@ -2,12 +2,21 @@
 
 A keyword written in a policy ("עורך דין", "refund") must match how customers write it:
 
-* the post and the keyword are normalised alike (niqqud, odd quotes and width variants never decide);
-* whole words only, case-insensitive, any whitespace between the words of a phrase;
+* the post and the keyword are normalised alike (niqqud and width variants never decide), and the quote
+  marks of Hebrew abbreviations are interchangeable: ``עו"ד`` matches ``עו״ד`` (gershayim) and ``עו''ד``,
+  ``צ'יפס`` matches ``צ׳יפס`` (geresh);
+* whole words only, case-insensitive, any whitespace (or a hyphen / maqaf) between the words of a phrase;
 * Hebrew prefix letters on the first word (ב ל ה ו מ ש כ: "ולעורך דין", "שהחשבון");
 * the definite article inside a Hebrew phrase: the construct state puts it on the last noun
   ("עורך הדין", "הרשות להגנת הצרכן"), so every later Hebrew word may take ה, or a prefix letter plus ה
-  ("לעורך הדין", "בבית המשפט").
+  ("לעורך הדין", "בבית המשפט"), and a later word written with ה also matches without it ("בית המשפט"
+  matches "בבית משפט");
+* a phrase whose first word is written with the article also matches when a prefix letter swallows it
+  ("הרשות להגנת הצרכן" matches "לרשות להגנת הצרכן"). Single words keep their ה: in "החזר" or "הזמנה" it
+  is part of the word, so write single keywords without the article ("משטרה" matches "למשטרה" and
+  "המשטרה").
+
+Suffixes are never added: plurals and possessives ("תביעות", "עורכי דין") must be listed.
 """
 
 from __future__ import annotations
@@ -19,22 +28,50 @@ from triage.text.normalise import normalise
 # Single letters that attach to the front of a Hebrew word: ב ל ה ו מ ש כ ("ולחיוב", "שהחשבון").
 HEBREW_PREFIX_LETTERS = "בלהומשכ"
 MAX_HEBREW_PREFIXES = 3
+ARTICLE = "ה"
+
+# Hebrew abbreviations are written with gershayim (״), an ASCII double quote, two apostrophes or curly
+# quotes depending on the keyboard; a geresh (׳) with an apostrophe or a curly one.
+_GERSHAYIM = "(?:[\"\u05f4\u201c\u201d\u201e]|'')"
+_GERESH = "['\u05f3\u2018\u2019]"
+_QUOTES = {'"': _GERSHAYIM, "\u05f4": _GERSHAYIM, "\u201c": _GERSHAYIM, "\u201d": _GERSHAYIM,
+           "\u201e": _GERSHAYIM, "'": _GERESH, "\u05f3": _GERESH, "\u2018": _GERESH, "\u2019": _GERESH}
+# Between the words of a phrase: whitespace, or a hyphen / maqaf ("עורך-דין", "בית־משפט").
+_WORD_GAP = r"(?:\s+|\s*[-\u05be]\s*)"
 
 
 def _is_hebrew(word: str) -> bool:
     return bool(word) and "\u05d0" <= word[0] <= "\u05ea"
 
 
+def _literal(word: str) -> str:
+    return "".join(_QUOTES.get(ch, re.escape(ch)) for ch in word)
+
+
+def _first_word(word: str, phrase: bool) -> str:
+    prefixes = f"[{HEBREW_PREFIX_LETTERS}]{{0,{MAX_HEBREW_PREFIXES}}}"
+    if phrase and word.startswith(ARTICLE) and len(word) > 2:
+        # The prefix class includes ה, so "הרשות", "לרשות" and "ולרשות" all match "הרשות ...".
+        return prefixes + _literal(word[1:])
+    return prefixes + _literal(word)
+
+
+def _later_word(word: str) -> str:
+    bare = word[1:] if word.startswith(ARTICLE) and len(word) > 2 else word
+    return f"(?:[{HEBREW_PREFIX_LETTERS}]?{ARTICLE})?" + _literal(bare)
+
+
 def keyword_pattern(keyword: str) -> str:
     """A regex (to search a casefolded, normalised text) for one keyword or phrase."""
     words = normalise(keyword).text.casefold().split()
+    phrase = len(words) > 1
     parts = []
     for i, word in enumerate(words):
-        body = re.escape(word)
-        if _is_hebrew(word) and i == 0:
-            body = f"[{HEBREW_PREFIX_LETTERS}]{{0,{MAX_HEBREW_PREFIXES}}}" + body
-        elif _is_hebrew(word) and not word.startswith("ה"):
-            body = f"(?:[{HEBREW_PREFIX_LETTERS}]?ה)?" + body
-        parts.append(body)
-    joined = r"\s+".join(parts)
+        if not _is_hebrew(word):
+            parts.append(_literal(word))
+        elif i == 0:
+            parts.append(_first_word(word, phrase))
+        else:
+            parts.append(_later_word(word))
+    joined = _WORD_GAP.join(parts)
     return rf"(?<!\w){joined}(?!\w)"
