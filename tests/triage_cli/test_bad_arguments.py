@@ -189,10 +189,7 @@ def cases(files: dict[str, Path]) -> Iterator[tuple[Command, str, list[str]]]:
 
 # Plugin commands that accept a bad value without a traceback but do not yet exit 2; their owners fix them
 # (see the report). Listed exactly, so a fixed one fails here until it is removed from the list.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("data build", "raw"): "builds an empty corpus from a missing or non-folder --raw (exit 0)",
-    ("data check", "corpus"): "reports a missing --corpus as 46 failed checks (exit 1)",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def test_bad_arguments_give_one_line_and_exit_2(files: dict[str, Path], isolated_home: Path, no_server: None,

@@ -34,6 +34,7 @@ from training.corpus.records import (
 )
 from triage.entities import EntityExtractor
 from triage.entities.validators import card_valid, digits_only, israeli_id_valid
+from triage.errors import InputError
 from triage.schema import LabelSchema
 from triage.text.normalise import normalise
 from triage.types import CHANNELS, LANGUAGES
@@ -321,7 +322,13 @@ def build_corpus(
     """``embeddings`` (one row per post left after exact de-duplication) or ``embed`` (texts -> vectors)
     replace the encoder, for tests and cached rebuilds."""
     report = BuildReport()
+    # A missing or empty raw folder must never overwrite the corpus with empty splits.
+    if not Path(raw_dir).is_dir() or not any(Path(raw_dir).glob("*.jsonl")):
+        raise InputError(f"{raw_dir} is not a folder of raw batches (*.jsonl); nothing was written",
+                         code="no_raw_batches", field="raw")
     rows = _read_batches(raw_dir, schema, report)
+    if not rows:
+        raise InputError(f"no valid row in {raw_dir}; nothing was written", code="no_raw_batches", field="raw")
     texts = [r["text"] for r in rows]
     vectors = embeddings if embeddings is not None else (embed or embed_texts)(texts)
     report.merged_scenarios = merge_scenarios(rows, scenario_twins(rows, vectors))

@@ -51,11 +51,16 @@ def check(
 ) -> None:
     """Verify schema, labels, entity spans, duplicates and split leakage; exit 1 on any violation."""
     from training.corpus.check import Minimums, check_corpus
+    from triage.errors import InputError
     from triage.schema import load_schema
 
     with user_errors():
         corpus_dir, schema_path = _defaults()
-        report = check_corpus(corpus or corpus_dir, load_schema(schema_path), Minimums() if minimums else None)
+        folder = corpus or corpus_dir
+        if not folder.is_dir():
+            raise InputError(f"{folder} is not a corpus folder (train/dev/test.jsonl); build it with `triage data build`",
+                             code="no_corpus", field="corpus")
+        report = check_corpus(folder, load_schema(schema_path), Minimums() if minimums else None)
     typer.echo(f"{report.rows} posts checked; languages {dict(report.counts.get('language', {}))}")
     if not report.ok:
         for problem in report.problems[:200]:
