@@ -1,39 +1,34 @@
-"""The model card (README.md of an exported model folder), rendered from metrics.json and the checkpoint."""
+"""The model card (README.md of an exported model folder), rendered from metrics.json and the checkpoint.
+
+Real text first: the card opens with the labeled real posts of brands the model never saw (per language
+and head, beside TF-IDF and the model this one replaced), every target with its n and met / not met, and
+the engine's silent errors; the written test split and the public sets come after, then how the model
+was built.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from training.config import Target, TrainConfig
-from training.evaluate import head_section
+from training.config import TrainConfig
+from training.evaluate import (
+    BarCheck,
+    EvalView,
+    Metrics,
+    PreviousModel,
+    all_bars,
+    bars_table,
+    check_bars,
+    describe_kernels,
+    head_section,
+    language_order,
+    real_table,
+    silent_table,
+    source_roles,
+)
 from training.metrics import fmt
 from triage.schema import LabelSchema
-
-
-def target_value(test: dict[str, Any], target: Target, language: str | None) -> tuple[float | None, int]:
-    """The measured value of a target (None when the data is absent) and its n."""
-    source = test.get(target.source, {}).get("model", {}).get(target.head)
-    if not source:
-        return None, 0
-    m = source["all"] if language is None else source.get("by_language", {}).get(language)
-    if not m:
-        return None, 0
-    if target.metric.startswith("recall:"):
-        label = target.metric.split(":", 1)[1]
-        c = m["per_class"].get(label)
-        return (c["recall"], c["support"]) if c and c["support"] else (None, 0)
-    return m[target.metric], m["n"]
-
-
-def targets_section(test: dict[str, Any], targets: list[Target]) -> list[str]:
-    lines = ["## Targets (test split)", "", "| source | head | metric | language | n | value | target | met |",
-             "|---|---|---|---|---|---|---|---|"]
-    for t in targets:
-        for lang in t.languages or [None]:
-            value, n = target_value(test, t, lang)
-            met = "–" if value is None else ("yes" if value >= t.min else "**no**")
-            lines.append(f"| {t.source} | {t.head} | {t.metric} | {lang or 'all'} | {n} | {fmt(value)} | ≥ {t.min:.2f} | {met} |")
-    return [*lines, ""]
 
 
 def dev_compare(title: str, columns: dict[str, dict[str, dict[str, dict[str, float]]]], heads: set[str]) -> list[str]:
@@ -72,23 +67,27 @@ def _public_data_line(config: TrainConfig) -> list[str]:
     return [f"- Public data used for training: {', '.join(names)}. See ../shared/datasets."] if names else []
 
 
-def _missed_targets(test: dict[str, Any], targets: list[Target]) -> list[str]:
-    missed = []
-    for t in targets:
-        for lang in t.languages or [None]:
-            value, n = target_value(test, t, lang)
-            if value is not None and value < t.min:
-                missed.append(f"{t.source} {t.head} {t.metric} ({lang or 'all'}): {fmt(value)} < {t.min:.2f}, n = {n}")
-    return [f"- Targets not met on the test split: {'; '.join(missed)}."] if missed else []
+def _missed_targets(checks: Sequence[BarCheck]) -> list[str]:
+    missed = [f"{c.bar.label()} ({c.bar.language or 'all'}): {fmt(c.value, 2 if c.bar.metric == 'drop_points' else 3)} "
+              f"{'>' if c.bar.at_most else '<'} {c.bar.limit:.2f}, n = {c.n}" for c in checks if c.met is False]
+    return [f"- Targets not met: {'; '.join(missed)}."] if missed else []
 
 
-def model_card(metrics: dict[str, Any], ckpt: dict[str, Any], config: TrainConfig, schema: LabelSchema,
-               onnx_info: dict[str, Any]) -> str:
-    arch = ckpt["architecture"]
-    base = ckpt["base_model"]
-    heads = {h.name for h in schema.heads}
-    calibration = metrics["calibration"]
-    lines = [
+def card_checks(metrics: Metrics, config: TrainConfig) -> list[BarCheck]:
+    """Every bar the card reports: the issue's when the recipe has real posts, then the recipe's targets."""
+    roles = source_roles(config.sources)
+    tests = {roles.get(name, name): res["model"] for name, res in (metrics.test or {}).items()}
+    previous = {}
+    if metrics.previous:
+        previous = {roles.get(name, name): res["model"] for name, res in metrics.previous.test.items()}
+    if metrics.real:
+        tests["real"] = metrics.real.model
+    view = EvalView(tests, metrics.real.silent if metrics.real else {}, previous)
+    return check_bars(all_bars(config.export.targets, roles, issue=metrics.real is not None), view)
+
+
+def _intro(config: TrainConfig, schema: LabelSchema) -> list[str]:
+    return [
         f"# {config.export.name} {config.export.version}",
         "",
         f"Multi-head classifier for social customer-care posts, schema `{schema.name}` "
@@ -97,6 +96,74 @@ def model_card(metrics: dict[str, Any], ckpt: dict[str, Any], config: TrainConfi
         "Load it with `triage classify --model THIS_FOLDER` (the shipped default needs no flag). The runtime needs "
         "onnxruntime and tokenizers only; loading verifies the sha256 of every file in `manifest.json`.",
         "",
+    ]
+
+
+def _real_section(metrics: Metrics, config: TrainConfig, checks: Sequence[BarCheck]) -> list[str]:
+    """The card's lead: real posts of unseen brands, the targets, then who is sent to a person."""
+    real = metrics.real
+    if real is None:
+        return ["## Targets (test split)", "", *bars_table(checks)] if checks else []
+    previous, roles = metrics.previous, source_roles(config.sources)
+    prev_real = next((r["model"] for n, r in previous.test.items() if roles.get(n) == "real"), None) if previous else None
+    lines = ["## Real text: brands the model never saw", "",
+             f"The project's labels of real posts (`data/real`, test split by brand: {real.n} posts, "
+             + ", ".join(f"{k} {real.n_by_language[k]}" for k in sorted(real.n_by_language, key=language_order))
+             + "), through this folder's runtime. Beside it, "
+             + (f"{real.baseline_note}, the real and written training splits." if real.baseline_note else "no baseline.")
+             + (f" Previous: `{previous.model}` ({previous.dir}), scored again on the same rows." if previous else ""),
+             "", *real_table(real, prev_real),
+             "## Targets", "",
+             "Real test split unless the target says `written` (the corpus test split) or `he_fb` (Hebrew Facebook "
+             "sentiment test_gold). Silent-error rate: the share of posts wrong on any head that the engine does not "
+             "send to a person.", "", *bars_table(checks), *_stale_previous(previous),
+             "## Sent to a person, and silent errors (real test split)", "",
+             "Every post through the whole engine (`triage.loading.load_engine`, default brand policy), so "
+             "`routing.needs_human` is the decision production makes.", "", *silent_table(real.silent)]
+    sources = sorted({s for c in metrics.calibration.values() for s in c.get("dev_sources", [])})
+    if sources:
+        lines += [f"Thresholds and temperatures were fitted on the dev split of: {', '.join(sources)} "
+                  "(per head in the calibration table).", ""]
+    return lines
+
+
+def _stale_previous(previous: PreviousModel | None) -> list[str]:
+    if not previous or not previous.test_split_changed:
+        return []
+    return [f"Caution: `{previous.model}` was trained beside another version of the test split of "
+            f"{', '.join(previous.test_split_changed)} (the data was rebuilt and its splits re-drawn), so posts it "
+            "trained on may now be test posts: its figures there are too good, and the drop against it is unfair "
+            "to this model.", ""]
+
+
+def _test_sections(metrics: Metrics, config: TrainConfig) -> list[str]:
+    test = metrics.test or {}
+    if not test:
+        return []
+    lines = ["## Written test split and public sets", "",
+             "Model = this folder through the runtime; baseline = TF-IDF (char 2–5 + word 1–2) + logistic "
+             "regression (balanced, C=10) trained on the same source's training split.", ""]
+    for source, res in test.items():
+        lines += [f"### {source} (n = {res['n']})", ""]
+        if source in config.export.reference:
+            lines += [f"Reference figures: {config.export.reference[source]}", ""]
+        for head, m in res["model"].items():
+            lines += head_section(head, m, res.get("baseline", {}).get(head), "####")
+    return lines
+
+
+def _real_details(metrics: Metrics) -> list[str]:
+    if metrics.real is None:
+        return []
+    lines = ["## Real test split: per class and confusion", ""]
+    for head, m in metrics.real.model.items():
+        lines += head_section(head, m, metrics.real.baseline.get(head), "###")
+    return lines
+
+
+def _model_section(ckpt: dict[str, Any], config: TrainConfig, onnx_info: dict[str, Any]) -> list[str]:
+    arch, base = ckpt["architecture"], ckpt["base_model"]
+    return [
         "## Model",
         "",
         f"- **Kind**: {ckpt['kind']}; {arch['num_layers']} layers, hidden {arch['hidden_size']}, "
@@ -108,82 +175,107 @@ def model_card(metrics: dict[str, Any], ckpt: dict[str, Any], config: TrainConfi
         f"- **ONNX**: opset {onnx_info['opset']}, {onnx_info['weights']} weights, {onnx_info['bytes'] / 1e6:.1f} MB; "
         f"outputs {', '.join(f'`{o}`' for o in onnx_info['outputs'])}; max |ONNX − torch| on fp32 = "
         f"{onnx_info['parity_max_abs_diff_fp32']:.1e}",
+        f"- **Kernels and quantisation**: {describe_kernels(onnx_info)} (on the export machine; another onnxruntime "
+        "or CPU may pick other kernels)",
         f"- **Auxiliary training heads** (not exported): {', '.join(arch.get('auxiliary_heads') or []) or 'none'}",
         "",
+    ]
+
+
+def _calibration_section(metrics: Metrics, config: TrainConfig, schema: LabelSchema,
+                         onnx_info: dict[str, Any]) -> list[str]:
+    lines = [
         "## Heads, labels and calibration",
         "",
         "Temperatures are fitted on dev by minimising NLL through this ONNX model. The threshold is the lowest "
         f"confidence at which dev accuracy above it reaches {config.calibration.target_accuracy:.0%}; "
         "below it (or below the top-2 margin) a person checks the post.",
         "",
-        "| head | labels | temperature | threshold | dev coverage above | dev accuracy above | dev ECE before → after |",
-        "|---|---|---|---|---|---|---|",
+        "| head | labels | dev sources | temperature | threshold | dev coverage above | dev accuracy above | "
+        "dev ECE before → after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for h in schema.heads:
-        c = calibration.get(h.name, {})
+        c = metrics.calibration.get(h.name, {})
         lines.append(
-            f"| {h.name} | {', '.join(h.labels)} | {fmt(c.get('temperature'), 2)} | {fmt(c.get('threshold'), 2)} | "
+            f"| {h.name} | {', '.join(h.labels)} | {', '.join(c.get('dev_sources', [])) or '–'} | "
+            f"{fmt(c.get('temperature'), 2)} | {fmt(c.get('threshold'), 2)} | "
             f"{fmt(c.get('coverage_above_threshold'))} | {fmt(c.get('accuracy_above_threshold'))} | "
             f"{fmt(c.get('ece_before'))} → {fmt(c.get('ece_after'))} |")
     for head, per in (onnx_info.get("decision_offsets") or {}).items():
         for label, o in per.items():
-            lines.append("")
-            lines.append(
-                f"Decision offset: `{head}` logit of `{label}` raised by {o['offset']:.2f} (baked into the head's bias), "
-                f"the smallest that brings its dev recall to ≥ {o['min_recall']:.2f} "
-                f"({fmt(o['dev_recall_before'])} → {fmt(o['dev_recall_after'])}, n = {o['n_dev']}; dev macro-F1 of "
-                f"`{head}` {fmt(o['dev_macro_f1_before'])} → {fmt(o['dev_macro_f1_after'])}). Missing it costs more than a false alarm.")
-    lines += ["", "## Training data", "", f"Recipe `{config.name}` (`training_config.json`): {config.description}", "",
-              "| source | train | dev | test |", "|---|---|---|---|"]
+            lines += ["", f"Decision offset: `{head}` logit of `{label}` raised by {o['offset']:.2f} (baked into the "
+                      f"head's bias), the smallest that brings its dev recall to ≥ {o['min_recall']:.2f} "
+                      f"({fmt(o['dev_recall_before'])} → {fmt(o['dev_recall_after'])}, n = {o['n_dev']}; dev macro-F1 of "
+                      f"`{head}` {fmt(o['dev_macro_f1_before'])} → {fmt(o['dev_macro_f1_after'])}). Missing it costs "
+                      "more than a false alarm."]
+    return [*lines, ""]
+
+
+def _training_data_section(ckpt: dict[str, Any], config: TrainConfig) -> list[str]:
+    lines = ["## Training data", "", f"Recipe `{config.name}` (`training_config.json`): {config.description}", "",
+             "| source | train | dev | test |", "|---|---|---|---|"]
     counts = ckpt["counts"]
     for s in config.sources:
         lines.append(f"| {s.name} (`{s.kind}`, {s.per_epoch or 'all'} per epoch, weight {s.weight}) | "
                      f"{counts['train'].get(s.name, 0)} | {counts['dev'].get(s.name, 0)} | {counts['test'].get(s.name, 0)} |")
-    lines += ["", f"Unlabeled texts for distillation: {counts.get('unlabeled', 0)}. The sha256 of every data file is in "
-              "`manifest.json` (`training.data_sha256`). Test splits were never used for training, early stopping, "
-              "calibration or any choice.", ""]
-    test = metrics.get("test") or {}
-    if config.export.targets and test:
-        lines += targets_section(test, config.export.targets)
-    if test:
-        lines += ["## Results on the test splits", "",
-                  "Model = this folder through the runtime; baseline = TF-IDF (char 2–5 + word 1–2) + logistic "
-                  "regression (balanced, C=10) trained on the same source's training split.", ""]
-        for source, res in test.items():
-            lines += [f"### {source} (n = {res['n']})", ""]
-            if source in config.export.reference:
-                lines += [f"Reference figures: {config.export.reference[source]}", ""]
-            for head, m in res["model"].items():
-                lines += head_section(head, m, res.get("baseline", {}).get(head), "####")
-    dev = metrics.get("dev", {})
-    if "teacher_dev" in metrics:
+    return [*lines, "", f"Unlabeled texts for distillation: {counts.get('unlabeled', 0)}. The sha256 of every data file "
+            "is in `manifest.json` (`training.data_sha256`). Test splits were never used for training, early stopping, "
+            "calibration or any choice.", ""]
+
+
+def _comparisons(metrics: Metrics, config: TrainConfig, heads: set[str], onnx_info: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if metrics.teacher_dev is not None:
         lines += dev_compare("## Teacher vs student (dev)",
-                             {"teacher": metrics["teacher_dev"], "student": metrics.get("dev_torch") or {}}, heads)
+                             {"teacher": metrics.teacher_dev, "student": metrics.dev_torch or {}}, heads)
         lines += [f"Student within {config.distill.max_drop_points} points of the teacher on every head: "
-                  f"{'yes' if metrics.get('within_tolerance') else 'no'} (deltas in points: "
-                  f"{metrics.get('delta_points_vs_teacher')}).", ""]
-    if len(dev) > 1:
-        lines += dev_compare("## fp32 vs int8 (dev, through onnxruntime)", dev, heads)
+                  f"{'yes' if metrics.within_tolerance else 'no'} (deltas in points: "
+                  f"{metrics.delta_points_vs_teacher}).", ""]
+    if len(metrics.dev) > 1:
+        lines += dev_compare("## fp32 vs int8 (dev, through onnxruntime)", metrics.dev, heads)
         lines += [f"Largest int8 drop: {onnx_info.get('int8_max_dev_drop_points')} points "
                   f"(kept if < {config.export.max_int8_drop_points}); shipped: {onnx_info['weights']}.", ""]
-    if metrics.get("speed"):
+    if metrics.speed:
         lines += ["## Speed", "", "`OnnxClassifier.predict` on test posts, this machine's CPU:", "",
                   "| threads | batch | posts/s | mean tokens | one post alone (ms) |", "|---|---|---|---|---|"]
-        for s in metrics["speed"]:
+        for s in metrics.speed:
             lines.append(f"| {s['threads']} | {s['batch_size']} | {s['posts_per_second']:.0f} | {s['mean_tokens']:.1f} | "
                          f"{s['single_post_ms']:.1f} |")
         lines.append("")
-    lines += [
+    return lines
+
+
+def _limitations(config: TrainConfig, checks: Sequence[BarCheck]) -> list[str]:
+    return [
         "## Limitations",
         "",
-        "- The project corpus is small and partly written for this purpose; real traffic will differ (slang, "
-        "threads, images). Re-evaluate on your own labeled posts with `triage evaluate`.",
+        "- Real Hebrew posts are bank and card app reviews only (see `data/real/README.md`); telecom, delivery and "
+        "Facebook-comment habits are covered by the written corpus alone. Re-evaluate on your own labeled posts "
+        "with `triage evaluate`.",
         "- Arabic and Russian posts are recognised by the language stage, but the heads were trained mostly on "
         "Hebrew and English; treat their labels as low-confidence.",
         "- Posts longer than the maximum length are truncated; sarcasm and thread context remain hard.",
         *_public_data_line(config),
-        *_missed_targets(test, config.export.targets),
+        *_missed_targets(checks),
         *(f"- {KIND_NOTES[k]}" for k in dict.fromkeys(s.kind for s in config.sources) if k in KIND_NOTES),
         "",
+    ]
+
+
+def model_card(metrics: Metrics, ckpt: dict[str, Any], config: TrainConfig, schema: LabelSchema,
+               onnx_info: dict[str, Any]) -> str:
+    checks = card_checks(metrics, config)
+    heads = {h.name for h in schema.heads}
+    lines = [
+        *_intro(config, schema),
+        *_real_section(metrics, config, checks),
+        *_test_sections(metrics, config),
+        *_real_details(metrics),
+        *_model_section(ckpt, config, onnx_info),
+        *_calibration_section(metrics, config, schema, onnx_info),
+        *_training_data_section(ckpt, config),
+        *_comparisons(metrics, config, heads, onnx_info),
+        *_limitations(config, checks),
     ]
     return "\n".join(lines)

@@ -1,8 +1,15 @@
-"""Accuracy benchmark: the shipped model against its baselines, its teacher and published results.
+"""Accuracy benchmark: real text first, then the written corpus and the public sets, beside TF-IDF.
 
-``python -m bench.accuracy.run [--model models/default] [--teacher runs/default/teacher] [--smoke] [--out DIR]``
+``python -m bench.accuracy.run [--model models/default] [--label NAME] [--compare OTHER_MODEL | OLD.json]
+[--compare-label NAME] [--teacher runs/default/teacher] [--smoke] [--out DIR]``
 
-On the project's test split (``data/corpus/test.jsonl``), per head and per language:
+On the project's labeled **real** posts, test split (brands no model trained on; ``data/real``, texts from
+``../shared/datasets``), Hebrew and English apart, per head: accuracy, macro-F1, macro-F1 over classes with
+at least 10 test posts, per-class F1; and the **silent-error rate** — posts wrong on any head that the whole
+engine (default brand policy) does not send to a person — beside the share it sends. Through
+``training.evaluate.evaluate_real``, the code behind the model card and ``triage evaluate --real``.
+
+On the written corpus test split (``data/corpus/test.jsonl``), per head and per language:
 
 * accuracy, macro-F1, per-class F1, expected calibration error (15 bins), ``critical`` recall;
 * the share of posts sent to a person — by the engine's routing (``needs_human``) and by the model's
@@ -18,13 +25,14 @@ On the public sets:
   ``training.sources``), brand-addressed tweets reported apart: complaint detection (intent ``complaint``
   or ``churn_risk`` counts as a complaint) and sentiment.
 
-Baselines in the same command, on the same splits: TF-IDF (char 2–5 + word 1–2) + logistic regression
-trained on the same training data (``training.evaluate.baseline_metrics``), and the un-distilled teacher
-when a student is shipped (found from the manifest, or ``--teacher``). The targets come from the model's
-own training recipe (``export.targets`` in ``training_config.json``), plus the distillation tolerance.
-
-Metrics are computed by ``training.metrics`` / ``training.evaluate`` (the same code that writes the
-model card), through the real runtime (``OnnxClassifier``).
+Baselines in the same command, on the same rows: TF-IDF (char 2–5 + word 1–2) + logistic regression
+(``training.evaluate.baseline_metrics``; for real posts trained on the real + written training splits),
+``--compare`` (another model folder, e.g. the previous default, or an earlier ``accuracy.json`` whose
+figures stand in where each section's test rows have the same fingerprint), and the un-distilled teacher
+when a student is shipped (found from the manifest, or ``--teacher``). The targets are the issue's bars
+(``training.evaluate.ISSUE_BARS``) plus the model recipe's own (``export.targets``), met / not met with n
+for every model, plus the distillation tolerance. Each exported model's kernels and quantisation are
+measured from the graph onnxruntime actually runs.
 """
 
 from __future__ import annotations
@@ -32,14 +40,14 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import random
 import shutil
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,30 +60,17 @@ from bench.common import (
     find_corpus_dir,
     fmt,
     log,
-    machine_markdown,
-    md_table,
     results_dir,
     run_header,
-    targets_table,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from training.evaluate import Bar, BarCheck
 
 CURVE_THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 COMPLAINT_INTENTS = ("complaint", "churn_risk")
 DISTILL_MAX_DROP_POINTS = 2.0
-# Reported figures (from ../shared/datasets/*/README.md; check each paper's metric before comparing).
-HE_FB_REFERENCE = [
-    ("TF-IDF char 2–5 + word 1–2 + LR (dataset README)", 0.877, 0.654, "accuracy / macro-F1 on test_gold"),
-    ("Hebrew BERT-base (AlephBERT / AlephBERTGimmel papers)", None, None,
-     "reported ≈ 0.89–0.90 F1; the papers' F1 is not necessarily 3-class macro-F1"),
-]
-COMPLAINTS_REFERENCE = [
-    ("Preoţiuc-Pietro et al. 2019 (complaint detection)", "≈ 0.79 F1", "their own split"),
-    ("Jin & Aletras 2020", "≈ 0.87 macro-F1", "their own split"),
-    ("TF-IDF + LR (dataset README)", "0.83 macro-F1 (10-fold CV); 0.74 on brand-addressed tweets", "10-fold CV"),
-]
-
-
 # --------------------------------------------------------------------------------------------------
 # Loading models and data
 
@@ -244,13 +239,14 @@ def evaluate_corpus(clf: Any, test: list[Any], heads: list[Any], *, with_automat
 
 def evaluate_he_fb(models: dict[str, Any], folder: Path, limits: dict[str, int | None], tmp: Path) -> dict[str, Any]:
     """Hebrew Facebook sentiment test_gold: every model, and TF-IDF trained on train.tsv."""
+    from bench.accuracy.real import fingerprint
     from training.evaluate import baseline_metrics, model_metrics
 
     test = read_rows(folder / "test_gold.tsv", limits["test"], tmp)
     train = read_rows(folder / "train.tsv", limits["train"], tmp)
     first = next(iter(models.values()))
     heads = [first.schema.head("sentiment")]
-    out: dict[str, Any] = {"n": len(test), "train_rows": len(train),
+    out: dict[str, Any] = {"n": len(test), "train_rows": len(train), "fingerprint": fingerprint(test),
                            "models": {name: model_metrics(clf, test, heads)["sentiment"] for name, clf in models.items()}}
     out["models"]["tfidf"] = baseline_metrics(train, test, heads)["sentiment"]
     return out
@@ -283,6 +279,7 @@ def _binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
 def evaluate_complaints(models: dict[str, Any], model_dir: Path, folder: Path, limits: dict[str, int | None]
                         ) -> dict[str, Any]:
     """Complaint detection and sentiment on the complaints test split, all tweets and brand-addressed ones."""
+    from bench.accuracy.real import fingerprint
     from training.sources import LabeledRow
 
     test_raw, how = read_complaints_split(model_dir, folder, ["test"])
@@ -292,6 +289,7 @@ def evaluate_complaints(models: dict[str, Any], model_dir: Path, folder: Path, l
     y = np.array([1 if r.signals.get("complaint") == "yes" else 0 for r in test_raw])
     texts = [r.text for r in test_raw]
     out: dict[str, Any] = {"split": how, "n": len(test_raw), "n_brand_addressed": int(brand.sum()),
+                           "fingerprint": fingerprint(test_raw),
                            "complaint_rule": f"intent in {list(COMPLAINT_INTENTS)}", "models": {}}
     sent_labels = ["negative", "neutral", "positive"]
     gold_sent = np.array([sent_labels.index(r.signals["sentiment"]) if r.signals.get("sentiment") in sent_labels
@@ -360,50 +358,35 @@ def _tfidf_complaints(train: Sequence[Any], test: Sequence[Any], brand: np.ndarr
 # Targets
 
 
-def _metric(m: dict[str, Any], metric: str) -> float | None:
-    if metric.startswith("recall:"):
-        cls = m["per_class"].get(metric.split(":", 1)[1])
-        return cls["recall"] if cls and cls["support"] else None
-    value = m.get(metric)
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+def recipe_bars(model_dir: Path) -> tuple[list[Bar], str]:
+    """The issue's bars plus the model recipe's own targets (``export.targets`` of ``training_config.json``)."""
+    from training.evaluate import all_bars, source_roles
+
+    recipe, source = training_config(model_dir)
+    targets = (recipe.get("export") or {}).get("targets") or []
+    return all_bars(targets, source_roles(recipe.get("sources") or [])), source
 
 
-def accuracy_targets(r: dict[str, Any], recipe_targets: Sequence[dict[str, Any]]) -> list[Target]:
-    """The recipe's targets on the shipped model, then the distillation tolerance per head."""
-    out: list[Target] = []
-    corpus_models = (r.get("corpus") or {}).get("models", {})
-    student = (corpus_models.get("shipped") or {}).get("metrics", {})
-    he_models = (r.get("he_fb") or {}).get("models", {})
-    he_fb = he_models.get("shipped")
+def bar_checks(r: dict[str, Any], bars: Sequence[Bar]) -> dict[str, list[BarCheck]]:
+    """Each model's checks of the bars; the shipped model's written-split drop is against ``previous``."""
+    from bench.accuracy.real import view_of
+    from training.evaluate import check_bars
 
-    def others(models: dict[str, Any], head: str, lang: str, metric: str, nested: bool) -> str:
-        """The same figure for the other models, as the 'why' of a miss."""
-        parts = []
-        for name, res in models.items():
-            if name == "shipped" or not res:
-                continue
-            m = (res.get("metrics") or {}).get(head) if nested else res
-            g = (m or {}).get("all") if lang == "all" else (m or {}).get("by_language", {}).get(lang)
-            value = _metric(g, metric) if g else None
-            if value is not None:
-                parts.append(f"{name}: {value:.3f}")
-        return ("on the same rows, " + ", ".join(parts)) if parts else ""
+    models = [m for m in ("shipped", "previous", "tfidf") if any(
+        m in ((r.get(s) or {}).get("models") or {}) for s in ("real", "corpus", "he_fb"))]
+    return {m: check_bars(bars, view_of(r, m, "previous" if m == "shipped" else None)) for m in models}
 
-    for t in recipe_targets:
-        source, head, metric, floor = str(t.get("source")), str(t.get("head")), str(t.get("metric")), float(t.get("min", 0))
-        if source == "corpus" and head in student:
-            for lang in t.get("languages") or ["all"]:
-                m = student[head]["all"] if lang == "all" else student[head].get("by_language", {}).get(lang)
-                value = _metric(m, metric) if m else None
-                out.append(Target.at_least(f"corpus test {head} {metric} ({lang})", floor, value, "",
-                                           why=others(corpus_models, head, lang, metric, True)))
-        elif source == "he_fb" and he_fb is not None and head == "sentiment":
-            out.append(Target.at_least(f"Hebrew FB sentiment {metric}", floor, _metric(he_fb["all"], metric), "",
-                                       why=others(he_models, head, "all", metric, False)))
-        else:
-            out.append(Target(f"{source} {head} {metric}", f"≥ {floor:g}", None, "", None, "not measured",
-                              "no such evaluation in this run"))
-    teacher = (r.get("corpus") or {}).get("models", {}).get("teacher", {}).get("metrics", {})
+
+def accuracy_targets(r: dict[str, Any], checks: Sequence[BarCheck]) -> list[Target]:
+    """The shipped model's bars as bench targets (n in the name), then the distillation tolerance per head."""
+    out = []
+    for c in checks:
+        name = f"{c.bar.label()} ({c.bar.language or 'all'}, n = {c.n})"
+        make = Target.at_most if c.bar.at_most else Target.at_least
+        unit = "points" if c.bar.metric == "drop_points" else ""
+        out.append(make(name, c.bar.limit, c.value, unit))
+    student = ((r.get("corpus") or {}).get("models", {}).get("shipped") or {}).get("metrics", {})
+    teacher = ((r.get("corpus") or {}).get("models", {}).get("teacher") or {}).get("metrics", {})
     for head, m in student.items():
         if head in teacher:
             gap = (teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100
@@ -421,17 +404,163 @@ def accuracy_targets(r: dict[str, Any], recipe_targets: Sequence[dict[str, Any]]
 # The run
 
 
+@dataclass
+class Models:
+    """The classifiers a run compares: by role, the exported folders among them, and display labels."""
+
+    loaded: dict[str, Any] = field(default_factory=dict)
+    folders: dict[str, Path] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    stored: dict[str, Any] | None = None  # an earlier results file standing in for ``--compare``
+
+
+def resolve_model_dirs(args: argparse.Namespace, corpus_dir: Path, tmp: Path, notes: Notes) -> tuple[Path, Path | None]:
+    """``--model`` (a tiny random model for a smoke run without one) and ``--teacher``."""
+    model_dir: Path | None = args.model
+    teacher_dir: Path | None = args.teacher
+    if model_dir is None and args.smoke:
+        from bench.common import load_corpus_posts
+        from bench.speed.torch_baseline import build_tiny_artifact, build_tiny_checkpoint
+
+        texts, _ = load_corpus_posts(corpus_dir)
+        model_dir = build_tiny_artifact(tmp / "tiny-model", texts[:2000])
+        notes.add(f"smoke: tiny random model in {model_dir} (its numbers mean nothing)")
+        if teacher_dir is None:
+            teacher_dir = build_tiny_checkpoint(tmp / "tiny-teacher", model_dir / "tokenizer.json")
+            notes.add(f"smoke: tiny random training checkpoint as the teacher in {teacher_dir}")
+    model_dir = model_dir or DEFAULT_MODEL_DIR
+    if not (model_dir / "manifest.json").is_file():
+        raise SystemExit(f"error: no model at {model_dir} (no manifest.json). Train and export one "
+                         "(`triage train`, `triage export`) or pass --model DIR.")
+    return model_dir, teacher_dir or find_teacher(model_dir, None)
+
+
+def load_models(args: argparse.Namespace, model_dir: Path, teacher_dir: Path | None, results: dict[str, Any],
+                notes: Notes, section: Callable[[str, Callable[[], Any]], Any]) -> Models:
+    student, how = load_model(model_dir, args.threads)
+    m = Models({"shipped": student}, {"shipped": model_dir}, {"shipped": args.label or student.version, "tfidf": "TF-IDF"})
+    described = {"shipped": f"{student.version} ({model_dir}): {how}"}
+    if args.compare is not None and args.compare.suffix == ".json":
+        from bench.accuracy.real import stored_model
+
+        m.labels["previous"], m.stored = stored_model(args.compare)
+        m.labels["previous"] = args.compare_label or m.labels["previous"]
+        described["previous"] = f"figures stored in {args.compare} (sections whose test rows match)"
+    elif args.compare is not None:
+        clf, how = load_model(args.compare, args.threads)
+        m.loaded["previous"], m.folders["previous"] = clf, args.compare
+        m.labels["previous"] = args.compare_label or clf.version
+        described["previous"] = f"{clf.version} ({args.compare}): {how}"
+    if teacher_dir is not None:
+        teacher = section("loading the teacher", lambda: load_model(Path(teacher_dir), args.threads))
+        if teacher:
+            m.loaded["teacher"], m.labels["teacher"] = teacher[0], "teacher"
+            described["teacher"] = f"{teacher_dir}: {teacher[1]}"
+    else:
+        results["teacher_note"] = ("no teacher: the manifest does not name a distilled student with a "
+                                   "runs/<recipe>/teacher checkpoint; pass --teacher")
+        notes.add(results["teacher_note"])
+    results["models"], results["labels"] = described, m.labels
+    return m
+
+
+def kernels_of(folders: dict[str, Path]) -> dict[str, str]:
+    """How each exported model's weights are stored and which onnxruntime kernels run them (measured here)."""
+    from training.evaluate import describe_kernels, runtime_kernels
+
+    out = {}
+    for name, folder in folders.items():
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        info = dict(manifest.get("onnx") or {})
+        info["runtime_kernels"] = runtime_kernels(folder / "model.onnx")
+        out[name] = describe_kernels(info)
+    return out
+
+
+def real_section(args: argparse.Namespace, m: Models, corpus_dir: Path, limits: dict[str, int | None],
+                 notes: Notes) -> dict[str, Any] | None:
+    from bench.accuracy.real import evaluate_real_section
+
+    texts = args.shared or SHARED_DATASETS
+    real_dir = args.real or ROOT / "data" / "real"
+    if not (real_dir / "sample.jsonl").is_file() or not texts.is_dir():
+        notes.add(f"no labeled real posts ({real_dir}) or no texts ({texts}): the real-text section is skipped")
+        return None
+    if args.smoke:
+        notes.add("smoke: real posts go to a person by the model's thresholds; the engine is not loaded (slow)")
+    others = {k: v for k, v in m.loaded.items() if k not in m.folders}
+    log(f"real posts: {list(m.folders)} through the engine, {list(others)} through predict; TF-IDF")
+    return evaluate_real_section(m.folders, others, real_dir, texts, corpus_dir, limits, engine=not args.smoke,
+                                 threads=args.threads)
+
+
+def corpus_section(args: argparse.Namespace, m: Models, corpus_dir: Path, limits: dict[str, int | None], tmp: Path,
+                   notes: Notes, section: Callable[[str, Callable[[], Any]], Any]) -> dict[str, Any]:
+    """The written corpus test split: every model, TF-IDF, and who the engine sends to a person."""
+    from bench.accuracy.real import fingerprint
+    from training.evaluate import baseline_metrics, labeled_heads, test_split_changed
+
+    student, model_dir = m.loaded["shipped"], m.folders["shipped"]
+    test = read_rows(corpus_dir / "test.jsonl", limits["test"], tmp, head_names=student.schema.head_names)
+    train = read_rows(corpus_dir / "train.jsonl", limits["train"], tmp, head_names=student.schema.head_names)
+    heads = labeled_heads(test, student.schema)
+    log(f"corpus test: {len(test)} posts, heads {[h.name for h in heads]}; TF-IDF trained on {len(train)}")
+    needs = None
+    if args.smoke:
+        notes.add("smoke: engine routing (needs_human) is skipped: it loads every language and spaCy model (slow)")
+    else:
+        needs = section("engine routing", lambda: engine_needs_human(model_dir, [r.text for r in test], args.threads))
+    corpus: dict[str, Any] = {"dir": str(corpus_dir), "n": len(test), "train_rows": len(train), "models": {},
+                              "fingerprint": fingerprint(test), "needs_human_source": needs[1] if needs else "not measured"}
+    for name, clf in m.loaded.items():
+        log(f"corpus test: {name}")
+        corpus["models"][name] = section(f"corpus {name}", functools.partial(
+            evaluate_corpus, clf, test, heads, with_automation=True,
+            needs_human=(needs[0] if needs and clf is student else None)))
+    corpus["test_split_changed"] = [m.labels.get(n, n) for n, folder in m.folders.items()
+                                    if test_split_changed(folder, corpus_dir / "test.jsonl")]
+    for label in corpus["test_split_changed"]:
+        notes.add(f"{label} was trained beside another version of {corpus_dir}/test.jsonl (sha256 in its manifest "
+                  "differs; the corpus was rebuilt and its splits re-drawn): posts it trained on may now be test "
+                  "posts, so its written-split figures are too good")
+    log("corpus test: TF-IDF baseline")
+    corpus["models"]["tfidf"] = section("corpus TF-IDF", lambda: {"n": len(test),
+                                                                  "metrics": baseline_metrics(train, test, heads)})
+    return corpus
+
+
+def public_sections(args: argparse.Namespace, m: Models, limits: dict[str, int | None], tmp: Path, notes: Notes,
+                    section: Callable[[str, Callable[[], Any]], Any]) -> dict[str, Any]:
+    datasets = args.shared or SHARED_DATASETS
+    out: dict[str, Any] = {}
+    if (datasets / "he-sentiment-facebook").is_dir():
+        log("Hebrew Facebook sentiment")
+        out["he_fb"] = section("Hebrew FB", lambda: evaluate_he_fb(m.loaded, datasets / "he-sentiment-facebook",
+                                                                   limits, tmp))
+    else:
+        notes.add(f"{datasets}/he-sentiment-facebook is absent: the Hebrew public benchmark is skipped")
+    if (datasets / "en-complaints-severity").is_dir():
+        log("English complaints")
+        out["complaints"] = section("complaints", lambda: evaluate_complaints(
+            m.loaded, m.folders["shipped"], datasets / "en-complaints-severity", limits))
+    else:
+        notes.add(f"{datasets}/en-complaints-severity is absent: the English public benchmark is skipped")
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.accuracy.real import merge_stored
+    from bench.accuracy.report import accuracy_markdown
+
     notes = Notes()
-    smoke: bool = args.smoke
-    out_dir = results_dir(smoke, args.out)
+    out_dir = results_dir(args.smoke, args.out)
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-accuracy-"))
 
     def section(name: str, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except Exception as exc:
-            if smoke:
+            if args.smoke:
                 raise
             notes.add(f"{name} failed: {type(exc).__name__}: {exc}")
             log(traceback.format_exc())
@@ -442,185 +571,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("error: no corpus found (data/corpus/test.jsonl or /tmp/corpus/test.jsonl); pass --corpus")
     if corpus_dir != ROOT / "data" / "corpus":
         notes.add(f"the corpus was read from {corpus_dir}, not data/corpus")
-
-    model_dir: Path | None = args.model
-    teacher_dir: Path | None = args.teacher
-    if model_dir is None and smoke:
-        from bench.common import load_corpus_posts
-        from bench.speed.torch_baseline import build_tiny_artifact, build_tiny_checkpoint
-
-        texts, _ = load_corpus_posts(corpus_dir)
-        model_dir = build_tiny_artifact(tmp / "tiny-model", texts[:2000])
-        notes.add(f"smoke: tiny random model in {model_dir} (its numbers mean nothing)")
-        if teacher_dir is None:
-            teacher_dir = build_tiny_checkpoint(tmp / "tiny-teacher", model_dir / "tokenizer.json")
-            notes.add(f"smoke: tiny random training checkpoint as the teacher in {teacher_dir}")
-    elif model_dir is None:
-        model_dir = DEFAULT_MODEL_DIR
-    if not (model_dir / "manifest.json").is_file():
-        raise SystemExit(f"error: no model at {model_dir} (no manifest.json). Train and export one "
-                         "(`triage train`, `triage export`) or pass --model DIR.")
-    results: dict[str, Any] = run_header("accuracy", smoke=smoke, model_dir=model_dir)
-    limits: dict[str, int | None] = {"test": 40, "train": 150} if smoke else {"test": None, "train": None}
-
-    student, how = load_model(model_dir, args.threads)
-    models: dict[str, Any] = {"shipped": student}
-    described = {"shipped": f"{student.version}: {how}"}
-    teacher_dir = teacher_dir or find_teacher(model_dir, None)
-    if teacher_dir is not None:
-        teacher = section("loading the teacher", lambda: load_model(Path(teacher_dir), args.threads))
-        if teacher:
-            models["teacher"] = teacher[0]
-            described["teacher"] = f"{teacher_dir}: {teacher[1]}"
-    else:
-        results["teacher_note"] = ("no teacher: the manifest does not name a distilled student with a "
-                                   "runs/<recipe>/teacher checkpoint; pass --teacher")
-        notes.add(results["teacher_note"])
-    results["models"] = described
-    recipe, recipe_source = training_config(model_dir)
-    recipe_targets = ((recipe.get("export") or {}).get("targets")) or []
-    results["targets_source"] = recipe_source
-
-    # Project test split -------------------------------------------------------------------------------------
-    from training.evaluate import baseline_metrics, labeled_heads
-
-    schema = student.schema
-    test = read_rows(corpus_dir / "test.jsonl", limits["test"], tmp, head_names=schema.head_names)
-    train = read_rows(corpus_dir / "train.jsonl", limits["train"], tmp, head_names=schema.head_names)
-    heads = labeled_heads(test, schema)
-    log(f"corpus test: {len(test)} posts, heads {[h.name for h in heads]}; TF-IDF trained on {len(train)}")
-    if smoke:
-        needs = None
-        notes.add("smoke: engine routing (needs_human) is skipped: it loads every language and spaCy model (slow)")
-    else:
-        needs = section("engine routing", lambda: engine_needs_human(model_dir, [r.text for r in test], args.threads))
-    corpus: dict[str, Any] = {"dir": str(corpus_dir), "n": len(test), "train_rows": len(train), "models": {},
-                              "needs_human_source": needs[1] if needs else "not measured"}
-    for name, clf in models.items():
-        log(f"corpus test: {name}")
-        corpus["models"][name] = section(f"corpus {name}", functools.partial(
-            evaluate_corpus, clf, test, heads, with_automation=True,
-            needs_human=(needs[0] if needs and clf is student else None)))
-    log("corpus test: TF-IDF baseline")
-    corpus["models"]["tfidf"] = section("corpus TF-IDF", lambda: {"n": len(test),
-                                                                  "metrics": baseline_metrics(train, test, heads)})
-    results["corpus"] = corpus
-
-    # Public sets ------------------------------------------------------------------------------------------------
-    datasets = args.shared or SHARED_DATASETS
-    if (datasets / "he-sentiment-facebook").is_dir():
-        log("Hebrew Facebook sentiment")
-        results["he_fb"] = section("Hebrew FB", lambda: evaluate_he_fb(
-            models, datasets / "he-sentiment-facebook", limits, tmp))
-    else:
-        notes.add(f"{datasets}/he-sentiment-facebook is absent: the Hebrew public benchmark is skipped")
-    if (datasets / "en-complaints-severity").is_dir():
-        log("English complaints")
-        results["complaints"] = section("complaints", lambda: evaluate_complaints(
-            models, model_dir, datasets / "en-complaints-severity", limits))
-    else:
-        notes.add(f"{datasets}/en-complaints-severity is absent: the English public benchmark is skipped")
-
-    results["targets"] = accuracy_targets(results, recipe_targets)
+    model_dir, teacher_dir = resolve_model_dirs(args, corpus_dir, tmp, notes)
+    results: dict[str, Any] = run_header("accuracy", smoke=args.smoke, model_dir=model_dir)
+    limits: dict[str, int | None] = {"test": 40, "train": 150} if args.smoke else {"test": None, "train": None}
+    m = load_models(args, model_dir, teacher_dir, results, notes, section)
+    results["kernels"] = section("kernels", lambda: kernels_of(m.folders)) or {}
+    # Real text first: it is what the model is for.
+    results["real"] = section("real posts", lambda: real_section(args, m, corpus_dir, limits, notes))
+    results["corpus"] = corpus_section(args, m, corpus_dir, limits, tmp, notes, section)
+    results.update(public_sections(args, m, limits, tmp, notes, section))
+    if m.stored is not None:
+        merge_stored(results, m.stored, "previous", notes)
+    bars, results["targets_source"] = recipe_bars(model_dir)
+    checks = bar_checks(results, bars)
+    results["bars"] = {name: [_check_json(c) for c in cs] for name, cs in checks.items()}
+    results["targets"] = accuracy_targets(results, checks.get("shipped", []))
     results["notes"] = notes.items
-    json_path, md_path = write_results("accuracy", results, accuracy_markdown(results), out_dir)
+    json_path, md_path = write_results("accuracy", results, accuracy_markdown(results, checks), out_dir)
     shutil.rmtree(tmp, ignore_errors=True)
     log(f"wrote {json_path} and {md_path}")
     return results
 
 
-# --------------------------------------------------------------------------------------------------
-# Report
-
-
-def _head_rows(corpus: dict[str, Any]) -> list[list[object]]:
-    rows = []
-    for name, res in corpus["models"].items():
-        if not res:
-            continue
-        for head, m in res["metrics"].items():
-            groups = [("all", m["all"]), *list(m.get("by_language", {}).items())]
-            for lang, g in groups:
-                crit = g["per_class"].get("critical")
-                rows.append([head, lang, name, g["n"], g["accuracy"], g["macro_f1"], g.get("ece"),
-                             crit["recall"] if crit and crit["support"] else None])
-    return sorted(rows, key=lambda x: (str(x[0]), str(x[1]) != "all", str(x[1]), str(x[2])))
-
-
-def accuracy_markdown(r: dict[str, Any]) -> str:
-    lines = [f"# Accuracy benchmark{' (SMOKE RUN: tiny inputs and a random model, numbers mean nothing)' if r['smoke'] else ''}",
-             "", machine_markdown(r), ""]
-    lines += ["Models: " + "; ".join(f"**{k}** — {v}" for k, v in r.get("models", {}).items()) + ".", "",
-              f"Targets from: `{r.get('targets_source')}`.", ""]
-    lines += ["## Targets", "", targets_table(r["targets"]), ""]
-    corpus = r.get("corpus") or {}
-    if corpus:
-        lines += [f"## Project test split ({corpus['n']} posts; TF-IDF trained on {corpus['train_rows']})", "",
-                  md_table(["head", "language", "model", "n", "accuracy", "macro-F1", "ECE", "critical recall"],
-                           _head_rows(corpus)), ""]
-        student = (corpus["models"].get("shipped") or {}).get("metrics", {})
-        for head, m in student.items():
-            labels = list(m["all"]["per_class"])
-            rows = []
-            for name, res in corpus["models"].items():
-                if res and head in res["metrics"]:
-                    pc = res["metrics"][head]["all"]["per_class"]
-                    rows.append([name, *[pc[lab]["f1"] if pc[lab]["support"] else None for lab in labels]])
-            lines += [f"### Per-class F1: {head}", "", md_table(["model", *labels], rows), ""]
-        auto = (corpus["models"].get("shipped") or {}).get("automation")
-        if auto:
-            lines += ["## Sent to a person, and the accuracy of the rest (shipped model)", ""]
-            rows = []
-            for key, label in (("engine_routing", f"engine routing `needs_human` ({corpus.get('needs_human_source')})"),
-                               ("uncertain_any_head", "model thresholds: any head uncertain")):
-                x = auto.get(key)
-                if x:
-                    rows.append([label, f"{x['share_to_person']:.1%}", x["automated"],
-                                 *[x.get(f"accuracy_{h}") for h in student], x["accuracy_all_heads"]])
-            lines += [md_table(["rule", "to a person", "automated posts", *[f"accuracy {h}" for h in student],
-                                "all heads right"], rows), "",
-                      f"All heads right on every post: {fmt(auto['accuracy_all_heads_everything'])}. Thresholds: "
-                      + ", ".join(f"{h} {v:.2f} (margin {auto['min_margins'][h]:.2f})" for h, v in auto["thresholds"].items())
-                      + ".", "", "### Automation curve (threshold on the least confident head)", "",
-                      md_table(["threshold", "coverage", "accuracy, all heads",
-                                *[f"{h}: coverage / accuracy" for h in student]],
-                               [[c["threshold"], f"{c['coverage']:.1%}", c["accuracy_all_heads"],
-                                 *[f"{c[f'coverage_{h}']:.1%} / {fmt(c[f'accuracy_{h}'])}" for h in student]]
-                                for c in auto["curve"]]), ""]
-    he = r.get("he_fb")
-    if he:
-        rows = [[name, m["all"]["n"], m["all"]["accuracy"], m["all"]["macro_f1"],
-                 *[m["all"]["per_class"][lab]["f1"] for lab in ("negative", "neutral", "positive")]]
-                for name, m in he["models"].items()]
-        lines += [f"## Hebrew Facebook sentiment, test_gold ({he['n']} comments; TF-IDF trained on train.tsv, "
-                  f"{he['train_rows']} rows)", "",
-                  md_table(["model", "n", "accuracy", "macro-F1", "F1 negative", "F1 neutral (off-topic)",
-                            "F1 positive"], rows), "", "Reported figures:", "",
-                  md_table(["system", "accuracy", "macro-F1", "note"], HE_FB_REFERENCE), ""]
-    comp = r.get("complaints")
-    if comp:
-        rows = []
-        for name, m in comp["models"].items():
-            rows.append([name, m["complaint_all"].get("accuracy"), m["complaint_all"].get("macro_f1"),
-                         m["complaint_brand_addressed"].get("n"), m["complaint_brand_addressed"].get("accuracy"),
-                         m["complaint_brand_addressed"].get("macro_f1"), m["complaint_brand_addressed"].get("f1_complaint"),
-                         m["sentiment_brand_addressed"].get("accuracy"), m["sentiment_brand_addressed"].get("macro_f1")])
-        lines += [f"## English complaints to brands, held-out test split ({comp['n']} tweets, "
-                  f"{comp['n_brand_addressed']} brand-addressed; {comp['split']})", "",
-                  f"Complaint = {comp['complaint_rule']} for our models; TF-IDF is trained on the complaint label of "
-                  "the train split.", "",
-                  md_table(["model", "complaint acc (all)", "complaint macro-F1 (all)", "n brand", "complaint acc (brand)",
-                            "complaint macro-F1 (brand)", "F1 complaint (brand)", "sentiment acc (brand)",
-                            "sentiment macro-F1 (brand)"], rows), "", "Reported figures (other splits):", "",
-                  md_table(["system", "figure", "protocol"], COMPLAINTS_REFERENCE), ""]
-    if r.get("notes"):
-        lines += ["## Notes", "", *[f"- {n}" for n in r["notes"]], ""]
-    return "\n".join(lines)
+def _check_json(c: BarCheck) -> dict[str, Any]:
+    return {"target": c.bar.label(), "metric": c.bar.metric, "head": c.bar.head, "role": c.bar.role,
+            "language": c.bar.language or "all", "goal": c.bar.goal(), "n": c.n, "measured": c.value, "met": c.met}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy.run", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: models/default)")
+    parser.add_argument("--label", default=None, help="column name of --model in the report (default: its version)")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="another model folder side by side (e.g. the previous default), or an earlier "
+                             "accuracy.json whose model stands in where its test rows match")
+    parser.add_argument("--compare-label", default=None, help="column name of --compare (default: its version)")
     parser.add_argument("--teacher", type=Path, default=None,
                         help="teacher: a training checkpoint or run folder, or an exported model folder "
                              "(default: runs/<recipe>/teacher when the model is a distilled student)")
@@ -628,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a few rows and a tiny random model (unless --model); results go to a temp folder")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default: bench/results)")
     parser.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: data/corpus, /tmp/corpus)")
+    parser.add_argument("--real", type=Path, default=None, help="labeled real posts (default: data/real)")
     parser.add_argument("--shared", type=Path, default=None, help="public datasets folder (default: ../shared/datasets)")
     parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
     args = parser.parse_args(argv)

@@ -159,16 +159,42 @@ def test_accuracy_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
         pytest.skip("no corpus (data/corpus or /tmp/corpus): the accuracy benchmark needs its test split")
     teacher = build_tiny_checkpoint(tmp_path / "teacher", tiny_model / "tokenizer.json")
     _run("bench.accuracy.run", "--smoke", "--model", str(tiny_model), "--teacher", str(teacher),
-         "--out", str(tmp_path / "out"))
+         "--compare", str(tiny_model), "--compare-label", "previous default", "--out", str(tmp_path / "out"))
     result = json.loads((tmp_path / "out" / "accuracy.json").read_text(encoding="utf-8"))
     corpus = result["corpus"]["models"]
-    assert set(corpus) == {"shipped", "teacher", "tfidf"}
+    assert set(corpus) == {"shipped", "previous", "teacher", "tfidf"}
     intent = corpus["shipped"]["metrics"]["intent"]["all"]
     assert {"accuracy", "macro_f1", "ece", "per_class"} <= set(intent)
     assert corpus["shipped"]["automation"]["curve"]
     assert any(t["name"].startswith("distillation") and t["measured"] is not None for t in result["targets"])
+    # The same model compared with itself: equal figures, so the written-split drop is measured and zero.
+    drop = [b for b in result["bars"]["shipped"] if b["metric"] == "drop_points"]
+    assert drop and all(b["measured"] == 0 for b in drop)
+    md = (tmp_path / "out" / "accuracy.md").read_text(encoding="utf-8")
+    assert "Machine: " in md and "avx512_vnni" in md and "previous default" in md
     if (ROOT.parent / "shared" / "datasets" / "he-sentiment-facebook").is_dir():
         assert "tfidf" in result["he_fb"]["models"]
+    if (ROOT / "data" / "real" / "sample.jsonl").is_file() and (ROOT.parent / "shared" / "datasets").is_dir():
+        real = result["real"]
+        assert set(real["models"]) == {"shipped", "previous", "teacher", "tfidf"}
+        assert set(real["n_by_language"]) <= {"he", "en"} and real["fingerprint"]
+        assert {"he", "en"} & set(real["models"]["shipped"]["silent"])
+        assert md.index("## Real posts") < md.index("## Written corpus test split")
+
+
+def test_stored_results_stand_in_only_where_the_test_rows_match() -> None:
+    from bench.accuracy.real import merge_stored
+    from bench.common import Notes
+
+    stored = {"real": {"fingerprint": "a", "models": {"shipped": {"model": {"old": 1}}}},
+              "corpus": {"fingerprint": "b", "models": {"shipped": {"metrics": {"old": 2}}}}}
+    results = {"real": {"fingerprint": "a", "models": {"shipped": {}}},
+               "corpus": {"fingerprint": "other", "models": {"shipped": {}}}}
+    notes = Notes()
+    merge_stored(results, stored, "previous", notes)
+    assert results["real"]["models"]["previous"] == {"model": {"old": 1}}
+    assert "previous" not in results["corpus"]["models"]
+    assert any("corpus" in n for n in notes.items)
 
 
 @pytest.mark.slow
