@@ -200,7 +200,10 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, stage: st
         prep = prepare(config, out_dir, resume)
     notes: list[str] = []
     if stage in ("all", "adapt"):
-        run_adapt(config, prep, out_dir, resume)
+        adapted = run_adapt(config, prep, out_dir, resume)
+        if stage == "adapt":
+            return TrainResult(out_dir, out_dir / "adapted", {}, None, json.dumps(adapted or {}, indent=2),
+                               time.perf_counter() - t_start, ["only the adapt stage ran"])
     teacher_dir = out_dir / "teacher"
     if stage in ("all", "teacher"):
         run_teacher(config, prep, teacher_dir, resume)
