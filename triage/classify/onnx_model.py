@@ -92,6 +92,16 @@ class OnnxClassifier:
     def predict(self, texts: Sequence[str]) -> ClassifierOutput:
         if not texts:
             return ClassifierOutput({h.name: np.zeros((0, len(h.labels)), np.float32) for h in self.schema.heads})
+        # Reposts and spam floods repeat texts: score each distinct text once, then give every copy its row.
+        first: dict[str, int] = {}
+        where = np.array([first.setdefault(t, len(first)) for t in texts])
+        if len(first) < len(texts):
+            out = self._predict_distinct(list(first))
+            embeddings = out.embeddings[where] if out.embeddings is not None else None
+            return ClassifierOutput({h: v[where] for h, v in out.probabilities.items()}, embeddings)
+        return self._predict_distinct(texts)
+
+    def _predict_distinct(self, texts: Sequence[str]) -> ClassifierOutput:
         ids = self.encode(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         logits = {h.name: np.zeros((len(ids), len(h.labels)), np.float32) for h in self.schema.heads}
