@@ -51,7 +51,7 @@ def _pack_base(kept: list[int] | None, path: Path) -> dict[str, Any]:
         arrays[name] = np.ascontiguousarray(raw)
         shapes[name] = shape
         arrays[name + ".q4"] = np.array([info.dtype is TensorDType.Q4_0], dtype=np.uint8)
-    np.savez(path, **arrays)
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy stubs take **kwds as the allow_pickle flag
     return {"shapes": shapes, "header": {"vocab_size": len(kept) if kept is not None else e5.header.vocab_size}}
 
 

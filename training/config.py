@@ -28,6 +28,7 @@ SourceKind = Literal[
     "pseudo_labels",  # a JSONL file of teacher labels written by self-training (training.selftrain)
 ]
 Split = Literal["train", "dev", "test"]
+SPLITS: tuple[Split, ...] = ("train", "dev", "test")
 
 
 class _Strict(BaseModel):
@@ -45,7 +46,7 @@ class SourceConfig(_Strict):
         description="model head <- source signal (e.g. {sentiment: sentiment, complaint: complaint}). "
         "None: every schema head that is a column (corpus) or the source's natural mapping.",
     )
-    splits: list[Split] = Field(default_factory=lambda: ["train", "dev", "test"],
+    splits: list[Split] = Field(default_factory=lambda: list(SPLITS),
                                 description="Which of the source's splits are used at all.")
     limit: int | None = Field(default=None, gt=0, description="Keep at most this many rows per split (seeded).")
     per_epoch: int | None = Field(default=None, gt=0, description="Train rows drawn per epoch (seeded, without replacement).")

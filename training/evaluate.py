@@ -131,9 +131,10 @@ def evaluate_test_sets(model_dir: Path, data: Any, schema: LabelSchema, threads:
         if not heads:
             continue
         train_rows = examples_to_rows(data.train.get(source, []), schema.heads)
-        results[source] = {"n": len(rows), "model": model_metrics(clf, rows, heads),
+        scored = model_metrics(clf, rows, heads)
+        results[source] = {"n": len(rows), "model": scored,
                            "baseline": baseline_metrics(train_rows, rows, heads) if train_rows else {}}
-        log.info("test %s: %s", source, {h: round(m["all"]["macro_f1"], 4) for h, m in results[source]["model"].items()})
+        log.info("test %s: %s", source, {h: round(m["all"]["macro_f1"], 4) for h, m in scored.items()})
     return results
 
 
@@ -648,7 +649,7 @@ def confusion_png(path: Path, labels: Sequence[str], matrix: Sequence[Sequence[i
     for i in range(len(labels)):
         for j in range(len(labels)):
             if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=8,
+                ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=8,
                         color="white" if norm[i, j] > 0.5 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -11,10 +11,14 @@
    source and head) drops by ``max_int8_drop_points`` or more, measured through the real runtime
    (``OnnxClassifier``).
 3. Temperatures and thresholds are fitted on dev through the chosen ONNX model (what ships is what is
-   calibrated).
-4. Test-split metrics (per head, per language), a TF-IDF + logistic-regression baseline and the speed
-   go into ``metrics.json`` and the model card ``README.md``; ``manifest.json`` (via
-   ``triage.artifact.write_manifest``) lists every file's sha256.
+   calibrated), on the recipe's ``calibration.sources`` (the real posts) wherever they label the head.
+   The kernels onnxruntime fuses the chosen file into are recorded (``onnx.runtime_kernels``).
+4. Real text first: when the recipe has a ``real_labels`` source, its test split (brands never seen) is
+   scored through the runtime per language and head and through the whole engine (silent errors, share
+   sent to a person). Then every other test split, each beside a TF-IDF + logistic-regression baseline,
+   and the model this export replaces, scored again on the same rows (``previous``). All of it, and the
+   speed, goes into ``metrics.json`` (:class:`training.evaluate.Metrics`) and the model card ``README.md``;
+   ``manifest.json`` (via ``triage.artifact.write_manifest``) lists every file's sha256.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +42,29 @@ import torch
 from training.calibrate import calibrate_head
 from training.checkpoint import CHECKPOINT_JSON, METRICS_JSON, checkpoint_dir
 from training.config import TrainConfig
-from training.data import encode_examples, load_data
+from training.data import Data, encode_examples, load_data
 from training.encoder.tokenizer import QUERY_PREFIX
+from training.evaluate import (
+    Metrics,
+    PreviousModel,
+    RealEvaluation,
+    add_frequent_macro_f1,
+    evaluate_real,
+    evaluate_test_sets,
+    examples_to_rows,
+    labeled_heads,
+    model_metrics,
+    real_split_from_examples,
+    real_summary,
+    runtime_kernels,
+    test_split_changed,
+)
 from training.metrics import macro_f1
 from training.model import MultiHeadModel
 from training.sources import Example
 from training.train import set_threads
 from triage.artifact import (
+    MANIFEST,
     ONNX_FILE,
     TOKENIZER_FILE,
     BaseModelInfo,
@@ -276,8 +297,10 @@ def apply_recall_targets(model: MultiHeadModel, dev: dict[str, list[Example]], c
             "dev_recall_after": _recall(z, y, k, offset), "dev_macro_f1_before": macro_f1(y, z.argmax(axis=1)),
             "dev_macro_f1_after": macro_f1(y, shifted.argmax(axis=1)), "n_dev": int((y == k).sum()),
         }
+        layer = model.heads[target.head]
+        assert isinstance(layer, torch.nn.Linear)
         with torch.no_grad():
-            model.heads[target.head].bias[k] += offset
+            layer.bias[k] += offset
         log.info("decision offset %s/%s = %.2f: dev recall %.3f -> %.3f", target.head, target.label, offset,
                  _recall(z, y, k, 0.0), _recall(z, y, k, offset))
     return report
@@ -404,129 +427,244 @@ def measure_speed(model_dir: Path, texts: Sequence[str], threads: int, batch_siz
             "mean_tokens": float(np.mean(lengths)), "single_post_ms": single_ms}
 
 
+# The steps of an export ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """A checkpoint ready to export: its description, recipe, schema, network and tokenizer."""
+
+    ckpt_dir: Path
+    ckpt: dict[str, Any]
+    config: TrainConfig
+    schema: LabelSchema
+    model: MultiHeadModel
+    tokenizer_path: Path
+
+
+@dataclass
+class Candidate:
+    """One ONNX file that could ship (fp32 or int8), scored on dev through the runtime at temperature 1."""
+
+    onnx: Path
+    dev: dict[str, Any]
+    logits: dict[str, dict[str, np.ndarray]]
+    bytes: int
+    batch_invariance: float
+
+
+def load_checkpoint(checkpoint: Path) -> Loaded:
+    ckpt_dir = checkpoint_dir(Path(checkpoint))
+    ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
+    config = TrainConfig.model_validate(ckpt["config"])
+    model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
+    return Loaded(ckpt_dir, ckpt, config, load_schema(config.schema_path), model, ckpt_dir / TOKENIZER_FILE)
+
+
+def load_export_data(loaded: Loaded) -> tuple[Data, dict[str, list[Example]]]:
+    """Every source of the recipe, tokenised as the runtime does, and the dev sources that label an exported head."""
+    from tokenizers import Tokenizer
+
+    data = load_data(loaded.config)
+    encode_examples(data.all_examples(), Tokenizer.from_file(str(loaded.tokenizer_path)), loaded.config.max_length)
+    heads = loaded.schema.head_names
+    dev = {s: rows for s, rows in data.dev.items() if any(h in e.labels for e in rows for h in heads)}
+    return data, dev
+
+
+def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, Any]) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The fp32 ONNX file (parity-checked against torch) and, when asked, its int8-weight twin."""
+    config, heads = loaded.config, loaded.schema.head_names
+    fp32 = tmp / "fp32.onnx"
+    t0 = time.perf_counter()
+    export_onnx(loaded.model, heads, fp32, config.export.opset)
+    parity = onnx_parity(loaded.model, heads, fp32)
+    log.info("ONNX export %.1fs, max |onnx - torch| = %.2e", time.perf_counter() - t0, parity)
+    info: dict[str, Any] = {"opset": config.export.opset, "exporter": "torch.onnx (TorchScript)",
+                            "inputs": ["input_ids", "attention_mask"], "outputs": output_names(heads),
+                            "parity_max_abs_diff_fp32": parity, "decision_offsets": offsets}
+    files = {"fp32": fp32}
+    if want_int8:
+        files["int8"] = tmp / "int8.onnx"
+        info["int8_quantised"] = quantize_int8(fp32, files["int8"], config.export.int8_min_elements)
+        # What the file stores; which kernels onnxruntime fuses it into is measured apart (runtime_kernels).
+        info["int8_scheme"] = ("weights only: symmetric int8, per output column (MatMul) and per row (embedding "
+                               "Gather), stored as DequantizeLinear before fp32 MatMul")
+    return files, info
+
+
+def score_candidates(loaded: Loaded, files: dict[str, Path], info: dict[str, Any], dev: dict[str, list[Example]],
+                     tmp: Path, threads: int) -> dict[str, Candidate]:
+    out = {}
+    probe = [e.text for rows in dev.values() for e in rows[:4]][:12] or ["hello", "שלום"]
+    for name, path in files.items():
+        # Candidates carry temperature 1: their log-probabilities are the logits calibration needs.
+        folder = assemble(tmp / name, path, loaded.tokenizer_path, loaded.schema, {}, loaded.ckpt, loaded.config, info)
+        scores, logits = dev_scores(folder, dev, loaded.schema.head_names, threads)
+        out[name] = Candidate(path, scores, logits, (folder / ONNX_FILE).stat().st_size, batch_invariance(folder, probe))
+        log.info("%s: %.1f MB, dev %s", name, out[name].bytes / 1e6,
+                 {s: {h: round(m["macro_f1"], 4) for h, m in per.items()} for s, per in scores.items()})
+    return out
+
+
+def choose_weights(candidates: dict[str, Candidate], info: dict[str, Any], config: TrainConfig) -> str:
+    """int8 when it costs less than ``max_int8_drop_points`` dev macro-F1 on every head, else fp32."""
+    chosen = "fp32"
+    if "int8" in candidates:
+        drop = max_drop_points(candidates["fp32"].dev, candidates["int8"].dev)
+        info["int8_max_dev_drop_points"] = round(drop, 3)
+        if drop < config.export.max_int8_drop_points:
+            chosen = "int8"
+        else:
+            log.warning("int8 costs %.2f dev macro-F1 points (limit %.2f): shipping fp32", drop,
+                        config.export.max_int8_drop_points)
+    info["weights"] = chosen
+    info["bytes"] = candidates[chosen].bytes
+    info["batch_vs_single_max_abs_diff"] = candidates[chosen].batch_invariance
+    info["runtime_kernels"] = runtime_kernels(candidates[chosen].onnx)
+    return chosen
+
+
+def calibrate_runtime(schema: LabelSchema, logits: dict[str, dict[str, np.ndarray]], dev: dict[str, list[Example]],
+                      config: TrainConfig) -> dict[str, Any]:
+    """Temperatures and thresholds through the model that ships, on the recipe's calibration sources.
+
+    The same rule as training.calibrate: the preferred dev sources (the real posts) where they label the
+    head, else every dev source that does, so that thresholds are tuned on real text whenever it can be.
+    """
+    preferred = config.calibration.sources
+    calibration = {}
+    for h in schema.heads:
+        labeled = [s for s, rows in dev.items() if any(h.name in e.labels for e in rows)]
+        names = [s for s in labeled if preferred is None or s in preferred] or labeled
+        ls, ys = [], []
+        for s in names:
+            sel = [i for i, e in enumerate(dev[s]) if h.name in e.labels]
+            ls.append(logits[s][h.name][sel])
+            ys.append(np.array([dev[s][i].labels[h.name] for i in sel]))
+        if ls:
+            calibration[h.name] = calibrate_head(np.concatenate(ls), np.concatenate(ys), config.calibration)
+        else:
+            calibration[h.name] = {"temperature": 1.0, "threshold": h.threshold}
+        calibration[h.name] |= {"min_margin": h.min_margin, "dev_sources": names}
+    return calibration
+
+
+def training_facts(loaded: Loaded) -> dict[str, Any]:
+    """What training measured (speed, epochs, teacher comparison) for metrics.json."""
+    train_metrics = json.loads((loaded.ckpt_dir / METRICS_JSON).read_text(encoding="utf-8"))
+    out = {k: train_metrics[k] for k in ("teacher_dev", "delta_points_vs_teacher", "within_tolerance",
+                                         "examples_per_second", "train_seconds", "best_epoch", "parameters")
+           if k in train_metrics}
+    teacher = loaded.ckpt_dir.parent / "teacher" / METRICS_JSON
+    if loaded.ckpt["kind"] == "student" and teacher.is_file():
+        t = json.loads(teacher.read_text(encoding="utf-8"))
+        out["teacher"] = {k: t.get(k) for k in ("examples_per_second", "train_seconds", "best_epoch", "parameters")}
+    return out
+
+
+def _sources_of(config: TrainConfig, kind: str, data: dict[str, list[Example]]) -> list[str]:
+    return [s.name for s in config.sources if s.kind == kind and s.name in data]
+
+
+def evaluate_previous(previous_dir: Path | None, data: Data, config: TrainConfig, threads: int) -> PreviousModel | None:
+    """The model this export replaces, on this run's written and real test splits (so the rows are the same).
+
+    Run before the new folder overwrites it. A folder that does not load (another schema, a broken file) is
+    skipped with a warning: the comparison is a report, not a gate.
+    """
+    if previous_dir is None or not (Path(previous_dir) / MANIFEST).is_file():
+        return None
+    from triage.classify.onnx_model import OnnxClassifier
+
+    try:
+        clf = OnnxClassifier(Path(previous_dir), threads=threads, batch_size=64)
+    except Exception as exc:  # any failure means "no comparison", never a failed export
+        log.warning("previous model %s not compared: %s", previous_dir, exc)
+        return None
+    test = {}
+    for name in _sources_of(config, "corpus", data.test) + _sources_of(config, "real_labels", data.test):
+        rows = examples_to_rows(data.test[name], clf.schema.heads)
+        heads = labeled_heads(rows, clf.schema)
+        if heads:
+            per_head = model_metrics(clf, rows, heads)
+            add_frequent_macro_f1(per_head)
+            test[name] = {"n": len(rows), "model": per_head}
+    changed = [s.name for s in config.sources if s.kind == "corpus" and s.name in test
+               and test_split_changed(Path(previous_dir), s.path / "test.jsonl")]
+    return PreviousModel(model=clf.version, dir=str(previous_dir), test=test, test_split_changed=changed)
+
+
+def evaluate_exported(out_dir: Path, data: Data, loaded: Loaded, threads: int) -> tuple[dict[str, Any], RealEvaluation | None]:
+    """Every test split through the runtime; the real one also through the engine (silent errors).
+
+    The real split's TF-IDF baseline trains on the real and the written training splits, as bench/accuracy's.
+    """
+    config, schema = loaded.config, loaded.schema
+    real_names = _sources_of(config, "real_labels", data.test)
+    test = evaluate_test_sets(out_dir, data, schema, threads=threads, skip=real_names)
+    if not real_names:
+        return test, None
+    name = real_names[0]
+    train = [e for s in [name, *_sources_of(config, "corpus", data.train)] for e in data.train.get(s, [])]
+    split = real_split_from_examples("test", data.test[name], schema.heads)
+    real = evaluate_real(out_dir, split, threads=threads, baseline_train=examples_to_rows(train, schema.heads))
+    return test, real
+
+
+def write_card_and_metrics(out_dir: Path, metrics: Metrics, loaded: Loaded, calibration: dict[str, Any]) -> None:
+    """metrics.json and README.md, then the manifest again so that it lists (and hashes) them."""
+    from training.card import model_card
+
+    onnx_info = metrics.onnx
+    card = model_card(metrics, loaded.ckpt, loaded.config, loaded.schema, onnx_info)
+    raw = metrics.model_dump(mode="python", exclude_none=True)
+    (out_dir / METRICS_FILE).write_text(json.dumps(raw, indent=2, ensure_ascii=False, default=_jsonable) + "\n",
+                                        encoding="utf-8")
+    (out_dir / CARD_FILE).write_text(card, encoding="utf-8")
+    files = [ONNX_FILE, TOKENIZER_FILE, TRAINING_CONFIG, METRICS_FILE, CARD_FILE]
+    write_manifest(out_dir, build_manifest(loaded.schema, calibration, loaded.ckpt, loaded.config, onnx_info, files))
+
+
 # Entry point --------------------------------------------------------------------------------------------------
 
 
 def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None, evaluate_test: bool | None = None,
-                    threads: int = 2) -> dict[str, Any]:
-    """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``."""
-    from training.config import TrainConfig
+                    threads: int = 2, previous: Path | None = None) -> dict[str, Any]:
+    """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``.
 
+    ``previous``: the model folder to compare with on the test splits (default: what ``out_dir`` holds now,
+    which this export replaces). Returns metrics.json's content.
+    """
     set_threads(threads)
-    ckpt_dir = checkpoint_dir(Path(checkpoint))
-    ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
-    config = TrainConfig.model_validate(ckpt["config"])
-    schema = load_schema(config.schema_path)
-    heads = schema.head_names
-    model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
-    tokenizer_path = ckpt_dir / TOKENIZER_FILE
-    want_int8 = config.export.int8 if int8 is None else int8
+    loaded = load_checkpoint(checkpoint)
+    config, out_dir = loaded.config, Path(out_dir)
     do_test = config.export.evaluate_test if evaluate_test is None else evaluate_test
-    out_dir = Path(out_dir)
-
-    from tokenizers import Tokenizer
-
-    data = load_data(config)
-    encode_examples(data.all_examples(), Tokenizer.from_file(str(tokenizer_path)), config.max_length)
-    public_dev = {s: rows for s, rows in data.dev.items() if any(h in e.labels for e in rows for h in heads)}
-
-    offsets = apply_recall_targets(model, public_dev, config, config.optim.eval_batch_size)
+    data, dev = load_export_data(loaded)
+    before = evaluate_previous(previous or out_dir, data, config, threads) if do_test else None
+    offsets = apply_recall_targets(loaded.model, dev, config, config.optim.eval_batch_size)
     with tempfile.TemporaryDirectory(prefix="triage-export-") as tmp_name:
         tmp = Path(tmp_name)
-        fp32 = tmp / "fp32.onnx"
-        t0 = time.perf_counter()
-        export_onnx(model, heads, fp32, config.export.opset)
-        parity = onnx_parity(model, heads, fp32)
-        log.info("ONNX export %.1fs, max |onnx - torch| = %.2e", time.perf_counter() - t0, parity)
-        onnx_info: dict[str, Any] = {"opset": config.export.opset, "exporter": "torch.onnx (TorchScript)",
-                                     "inputs": ["input_ids", "attention_mask"], "outputs": output_names(heads),
-                                     "parity_max_abs_diff_fp32": parity, "decision_offsets": offsets}
-        candidates = {"fp32": fp32}
-        if want_int8:
-            int8_path = tmp / "int8.onnx"
-            onnx_info["int8_quantised"] = quantize_int8(fp32, int8_path, config.export.int8_min_elements)
-            onnx_info["int8_scheme"] = ("weights only: symmetric int8, per output column (MatMul) and per row "
-                                        "(embedding Gather); activations and compute stay fp32")
-            candidates["int8"] = int8_path
-        results = {}
-        for name, path in candidates.items():
-            # Candidates carry temperature 1: their log-probabilities are the logits calibration needs.
-            folder = assemble(tmp / name, path, tokenizer_path, schema, {}, ckpt, config, onnx_info)
-            scores, logits = dev_scores(folder, public_dev, heads, threads)
-            probe = [e.text for rows in public_dev.values() for e in rows[:4]][:12] or ["hello", "שלום"]
-            results[name] = {"folder": folder, "dev": scores, "logits": logits,
-                             "bytes": (folder / ONNX_FILE).stat().st_size,
-                             "batch_invariance": batch_invariance(folder, probe)}
-            log.info("%s: %.1f MB, dev %s", name, results[name]["bytes"] / 1e6,
-                     {s: {h: round(m["macro_f1"], 4) for h, m in per.items()} for s, per in scores.items()})
-        chosen = "fp32"
-        if "int8" in results:
-            drop = max_drop_points(results["fp32"]["dev"], results["int8"]["dev"])
-            onnx_info["int8_max_dev_drop_points"] = round(drop, 3)
-            if drop < config.export.max_int8_drop_points:
-                chosen = "int8"
-            else:
-                log.warning("int8 costs %.2f dev macro-F1 points (limit %.2f): shipping fp32", drop,
-                            config.export.max_int8_drop_points)
-        onnx_info["weights"] = chosen
-        onnx_info["bytes"] = results[chosen]["bytes"]
-        onnx_info["batch_vs_single_max_abs_diff"] = results[chosen]["batch_invariance"]
-        # Recalibrate through the model that ships.
-        calibration = {}
-        for h in schema.heads:
-            ls, ys = [], []
-            for s, rows in public_dev.items():
-                sel = [i for i, e in enumerate(rows) if h.name in e.labels]
-                if sel:
-                    ls.append(results[chosen]["logits"][s][h.name][sel])
-                    ys.append(np.array([rows[i].labels[h.name] for i in sel]))
-            if ls:
-                calibration[h.name] = calibrate_head(np.concatenate(ls), np.concatenate(ys), config.calibration)
-            else:
-                calibration[h.name] = {"temperature": 1.0, "threshold": h.threshold}
-            calibration[h.name]["min_margin"] = h.min_margin
-        final_onnx = tmp / "final.onnx"
-        shutil.copyfile(candidates[chosen], final_onnx)
-
+        files, onnx_info = onnx_files(loaded, tmp, config.export.int8 if int8 is None else int8, offsets)
+        candidates = score_candidates(loaded, files, onnx_info, dev, tmp, threads)
+        chosen = choose_weights(candidates, onnx_info, config)
+        calibration = calibrate_runtime(loaded.schema, candidates[chosen].logits, dev, config)
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        assemble(out_dir, final_onnx, tokenizer_path, schema, calibration, ckpt, config, onnx_info)
-
-    metrics: dict[str, Any] = {
-        "model": f"{config.export.name}@{config.export.version}",
-        "kind": ckpt["kind"],
-        "calibration": calibration,
-        "dev": {name: r["dev"] for name, r in results.items()},
-        "dev_torch": ckpt.get("dev"),
-        "onnx": onnx_info,
-    }
-    train_metrics = json.loads((ckpt_dir / METRICS_JSON).read_text(encoding="utf-8"))
-    for key in ("teacher_dev", "delta_points_vs_teacher", "within_tolerance", "examples_per_second", "train_seconds",
-                "best_epoch", "parameters"):
-        if key in train_metrics:
-            metrics[key] = train_metrics[key]
-    teacher_ckpt = ckpt_dir.parent / "teacher" / METRICS_JSON
-    if ckpt["kind"] == "student" and teacher_ckpt.is_file():
-        t = json.loads(teacher_ckpt.read_text(encoding="utf-8"))
-        metrics["teacher"] = {"examples_per_second": t.get("examples_per_second"), "train_seconds": t.get("train_seconds"),
-                              "best_epoch": t.get("best_epoch"), "parameters": t.get("parameters")}
+        assemble(out_dir, candidates[chosen].onnx, loaded.tokenizer_path, loaded.schema, calibration, loaded.ckpt,
+                 config, onnx_info)
+    metrics = Metrics(model=f"{config.export.name}@{config.export.version}", kind=loaded.ckpt["kind"],
+                      calibration=calibration, dev={n: c.dev for n, c in candidates.items()},
+                      dev_torch=loaded.ckpt.get("dev"), onnx=onnx_info, previous=before, **training_facts(loaded))
     if do_test:
-        from training.evaluate import evaluate_test_sets
-
-        metrics["test"] = evaluate_test_sets(out_dir, data, schema, threads=threads)
+        metrics.test, metrics.real = evaluate_exported(out_dir, data, loaded, threads)
+        metrics.real_test = real_summary(metrics.real) if metrics.real else {}
     if config.export.measure_speed:
         speed_texts = [e.text for rows in data.test.values() for e in rows][:512] or ["hello"]
-        metrics["speed"] = [measure_speed(out_dir, speed_texts, n) for n in (1, 2)]
-    from training.card import model_card
-
-    card = model_card(metrics, ckpt, config, schema, onnx_info)
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=_jsonable) + "\n",
-                                        encoding="utf-8")
-    (out_dir / CARD_FILE).write_text(card, encoding="utf-8")
-    manifest_files = [ONNX_FILE, TOKENIZER_FILE, TRAINING_CONFIG, METRICS_FILE, CARD_FILE]
-    write_manifest(out_dir, build_manifest(schema, calibration, ckpt, config, onnx_info, manifest_files))
-    log.info("exported %s (%s, %.1f MB) to %s", ckpt["kind"], chosen, onnx_info["bytes"] / 1e6, out_dir)
-    return metrics
+        metrics.speed = [measure_speed(out_dir, speed_texts, n) for n in (1, 2)]
+    write_card_and_metrics(out_dir, metrics, loaded, calibration)
+    log.info("exported %s (%s, %.1f MB) to %s", loaded.ckpt["kind"], chosen, onnx_info["bytes"] / 1e6, out_dir)
+    return metrics.model_dump(mode="python", exclude_none=True)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -35,7 +35,7 @@ class Prepared:
 def _base_model(config: TrainConfig) -> tuple[Path | None, dict[str, Any]]:
     if config.encoder.init != "e5_small":
         return None, {"name": "random BERT (tests)", "sha256": "-", "init": config.encoder.init}
-    from training.encoder import build_base_model
+    from training.encoder.convert import build_base_model
 
     base_dir = build_base_model()
     source = json.loads((base_dir / "source.json").read_text(encoding="utf-8"))
@@ -58,7 +58,7 @@ def prepare(config: TrainConfig, out_dir: Path, resume: bool) -> Prepared:
         kept = list(trimmed.kept)
         write_json(vocab_path, {"stats": trimmed.stats, "kept": kept})
     else:
-        from training.encoder import build_base_model
+        from training.encoder.convert import build_base_model
 
         shutil.copyfile((base_dir or build_base_model()) / TOKENIZER_JSON, tok_path)
         kept = None

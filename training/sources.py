@@ -258,7 +258,8 @@ def read_real_labels(folder: Path, texts: Path, splits: Sequence[Split]) -> list
     for lp in labeled_posts(folder, texts):
         split: Split = lp.sample.split  # type: ignore[assignment]
         if split in splits:
-            meta = {"id": lp.post.id, "dataset": lp.post.source, "brand": lp.post.brand, "stars": lp.post.stars}
+            meta: dict[str, object] = {"id": lp.post.id, "dataset": lp.post.source, "brand": lp.post.brand,
+                                       "stars": lp.post.stars}
             rows.append(RawRow(lp.post.text, dict(lp.labels), split, lp.language, meta))
     return rows
 

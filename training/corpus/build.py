@@ -251,8 +251,8 @@ def scenario_split(rows: list[dict], seed: int, dev: float, test: float) -> dict
             placed[split] += size
             total[split] += size
             out[split] += groups[gid]
-    for split in out.values():
-        split.sort(key=lambda r: r["id"])
+    for rows in out.values():
+        rows.sort(key=lambda r: r["id"])
     return out
 
 

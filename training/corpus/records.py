@@ -43,7 +43,7 @@ V2_BATCH_PREFIX = "v2_"
 
 
 def is_v2(batch: str | None) -> bool:
-    return bool(batch) and batch.startswith(V2_BATCH_PREFIX)
+    return batch is not None and batch.startswith(V2_BATCH_PREFIX)
 
 
 class SpanRecord(BaseModel):

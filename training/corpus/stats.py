@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -370,8 +371,9 @@ def shortcuts_markdown(report: dict[str, dict]) -> list[str]:
     lines += ["", "Purity of the words the v1 measurement named (share of their posts in their most common intent):",
               "", "| word | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for word in WATCH_WORDS:
-        cells = [report[n]["watched_words"][word] for n in names]
-        lines.append(f"| {word} | " + " | ".join(f"{_pct(c['purity'])} {c['intent']} ({c['posts']})" for c in cells) + " |")
+        watched: list[dict[str, Any]] = [report[n]["watched_words"][word] for n in names]
+        lines.append(f"| {word} | " + " | ".join(f"{_pct(c['purity'])} {c['intent']} ({c['posts']})" for c in watched)
+                     + " |")
     lines += ["", "Label-pure words (v1 -> v1 + v2): " + ", ".join(report[names[0]]["pure_words"]["words"])
               + " -> " + (", ".join(report["v1+v2"]["pure_words"]["words"]) if "v1+v2" in report else ""), ""]
     return lines
