@@ -22,6 +22,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY triage ./triage
 COPY serving ./serving
+COPY store ./store
+COPY learning ./learning
 COPY triage_cli ./triage_cli
 # The same extra CI installs for serving, and nothing of train (no torch, no transformers).
 # DL3013: pyproject.toml pins every direct dependency with == (tests/serving/test_docker.py checks it).

@@ -23,7 +23,9 @@ from serving.inference import InferenceRunner
 from serving.metrics import Metrics
 from serving.requestlog import RequestLog, request_log
 from serving.settings import ServeSettings
+from store.poststore import PostStore
 from triage.engine import Engine
+from triage.stream import IncidentTracker
 
 
 def _unavailable() -> ApiError:
@@ -61,6 +63,24 @@ def get_store(request: Request) -> FeedbackStore:
     return store
 
 
+def get_post_store(request: Request) -> PostStore:
+    """The post store (``TRIAGE_STORE_URL``), or 503 ``store_not_configured``. Call it inside a handler that
+    takes a body, so that a malformed body is refused (422) before this is asked."""
+    store: PostStore | None = getattr(request.app.state, "post_store", None)
+    if store is None:
+        raise ApiError(503, "store_not_configured", "the post store is off on this server: set TRIAGE_STORE_URL")
+    return store
+
+
+def get_tracker(request: Request) -> IncidentTracker:
+    """The crisis detector's incidents, or 503 ``store_not_configured``."""
+    tracker: IncidentTracker | None = getattr(request.app.state, "tracker", None)
+    if tracker is None:
+        raise ApiError(503, "store_not_configured", "incident detection is off on this server: set "
+                       "TRIAGE_STORE_URL (and leave TRIAGE_STREAM_DETECT on)")
+    return tracker
+
+
 def get_log(request: Request) -> RequestLog:
     """The request's typed log record (a detached one when the app runs without its middleware)."""
     return request_log(request.scope) or RequestLog(request_id="")
@@ -80,3 +100,5 @@ RunnerDep = Annotated[InferenceRunner, Depends(get_runner)]
 StoreDep = Annotated[FeedbackStore, Depends(get_store)]
 LogDep = Annotated[RequestLog, Depends(get_log)]
 CallerDep = Annotated[Principal | None, Depends(get_caller)]
+PostStoreDep = Annotated[PostStore, Depends(get_post_store)]
+TrackerDep = Annotated[IncidentTracker, Depends(get_tracker)]

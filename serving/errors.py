@@ -38,6 +38,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_api_key": (401, "the key matches no configured key"),
     "forbidden_brand": (403, "the key may not triage posts for this brand"),
     "not_found": (404, "no such path"),
+    "unknown_post": (404, "no stored post with this id (for this key's brands)"),
+    "unknown_incident": (404, "no incident with this id (for this key's brands)"),
+    "event_id_conflict": (409, "the event id already records another event"),
     "method_not_allowed": (405, "the path exists, the method does not"),
     "body_timeout": (408, "the body did not arrive within the request timeout"),
     "body_too_large": (413, "the body is larger than TRIAGE_MAX_BODY_BYTES"),
@@ -53,6 +56,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_brand": (422, "no policy for this brand"),
     "brand_required": (422, "the key is scoped to several brands and the post names none"),
     "batch_too_large": (422, "more posts than TRIAGE_MAX_BATCH"),
+    "unknown_event_kind": (422, "an event kind other than replied, assigned, resolved, hidden"),
     "unknown_head": (422, "feedback names a head the model does not have"),
     "unknown_label": (422, "feedback names a label the head does not have"),
     "internal_error": (500, "a bug: reported with the request id, never with details"),
@@ -61,6 +65,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "inference_stuck": (503, "readiness only: an inference call has run far past the request timeout"),
     "inference_failed": (503, "the model failed on this request; no result is guessed"),
     "storage_unavailable": (503, "the feedback database cannot be reached"),
+    "store_not_configured": (503, "the post store (events, posts, incidents) is off: TRIAGE_STORE_URL is not set"),
     "timeout": (504, "inference took longer than TRIAGE_REQUEST_TIMEOUT_S"),
 }
 

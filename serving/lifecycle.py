@@ -24,6 +24,7 @@ import sys
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from serving import live, streaming
 from serving.exits import EXIT_RECYCLED, supervised
 from serving.feedback import FeedbackStore
 from serving.inference import InferenceRunner
@@ -40,9 +41,8 @@ WATCH_INTERVAL_S = 0.5
 
 
 def _load_engine(settings: ServeSettings, limits: TextLimits) -> Engine:
-    from triage.loading import load_engine
-
-    return load_engine(settings.model_dir, limits=limits, threads=settings.threads, brand=settings.brand)
+    # With TRIAGE_REGISTRY: the registry's live model, read now (a promotion may have happened since start).
+    return live.load_engine_from(settings, limits, live.resolve_model_dir(settings))
 
 
 async def start(app: FastAPI, injected: Engine | None) -> None:
@@ -64,16 +64,17 @@ async def start(app: FastAPI, injected: Engine | None) -> None:
     except Exception as exc:
         # Triage works without the store; feedback requests retry and answer 503 while it is down.
         log.error("feedback store unavailable at start-up", extra={"exc_type": type(exc).__name__})
-    runner = InferenceRunner(
-        engine, metrics, concurrency=settings.threads, timeout_s=settings.request_timeout_s,
-        microbatch=settings.microbatch, microbatch_window_ms=settings.microbatch_window_ms,
-        microbatch_max=settings.microbatch_max,
-    )
+    # The post store, context, crisis detector and webhooks, when TRIAGE_STORE_URL is set: serving.streaming.
+    engine = await streaming.start(app, engine)
+    # An InferenceRunner that also hands results to the learning loop (shadow model, audit): serving.live.
+    runner = live.LiveState.for_app(app).make_runner(engine)
     await runner.start()
     app.state.engine, app.state.store, app.state.runner = engine, store, runner
     app.state.watchdog = asyncio.create_task(_watch(app, runner, settings), name="triage-watchdog")
     version = engine.model_info.version
     metrics.model_info.labels(version, engine.schema_name).set(1)
+    # Registry watcher (hot swap of a promoted model), shadow model, audit writer: serving.live.
+    await live.start(app, engine, watchdog=_restart_watchdog, stop_wait_s=STOP_WAIT_S)
     app.state.ready = True
     log.info(
         "ready",
@@ -92,9 +93,11 @@ async def stop(app: FastAPI) -> None:
         watchdog.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watchdog
+    await live.stop(app)
     runner: InferenceRunner | None = app.state.runner
     if runner is not None:
         await runner.stop(STOP_WAIT_S)
+    await streaming.stop(app)
     store: FeedbackStore | None = app.state.store
     if store is not None:
         store.close()
@@ -103,6 +106,14 @@ async def stop(app: FastAPI) -> None:
     if app.state.recycling:
         _flush_logs()
         os._exit(EXIT_RECYCLED)  # the supervisor starts a fresh worker; a stuck thread cannot delay this
+
+
+def _restart_watchdog(app: FastAPI, runner: InferenceRunner) -> None:
+    """Watch ``runner`` instead (the learning loop swapped in a promoted model's runner)."""
+    old: asyncio.Task[None] | None = app.state.watchdog
+    if old is not None:
+        old.cancel()
+    app.state.watchdog = asyncio.create_task(_watch(app, runner, app.state.settings), name="triage-watchdog")
 
 
 async def _watch(app: FastAPI, runner: InferenceRunner, settings: ServeSettings) -> None:

@@ -28,7 +28,8 @@ Send `Content-Type: application/json` bodies in UTF-8. With API keys configured,
 TAGS = [
     {"name": "triage", "description": "Score posts."},
     {"name": "feedback", "description": "Agents' corrections, for retraining."},
-    {"name": "model", "description": "What is loaded."},
+    {"name": "model", "description": "What is loaded; the model registry and shadow mode."},
+    {"name": "audit", "description": "The append-only audit log: automated actions and model changes."},
     {"name": "operations", "description": "Health, readiness, metrics."},
 ]
 

@@ -75,6 +75,22 @@ FEEDBACK_EXAMPLES: dict[str, dict[str, Any]] = {
             "model_version": "default@1.0.0",
         },
     },
+    "whole_decision": {
+        "summary": "Hebrew: the agent corrects intent, urgency, queue, actions and edits the reply",
+        "value": {
+            "post_id": "fb-10001",
+            "text": HEBREW_COMPLAINT,
+            "actor": "agent-17",
+            "note": "לקוחה חוזרת, משלוח תקוע",
+            "corrections": {
+                "labels": {"intent": "complaint", "urgency": "high"},
+                "queue": "shipping",
+                "reply_mode": "private",
+                "actions": ["escalate", "reply"],
+                "reply": {"outcome": "edited", "template_id": "he.shipping.delay", "text": "מצטערים! בודקים את הזמנה 4471902"},
+            },
+        },
+    },
 }
 
 # One full decision as the model returns it, for the documentation of POST /v1/triage.
@@ -145,31 +161,80 @@ class BatchResponse(BaseModel):
     results: list[TriageResult] = Field(description="One result per post, in the order sent.")
 
 
+class ReplyCorrection(BaseModel):
+    """What the agent did with the suggested reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["chosen", "edited", "rejected"] = Field(
+        description="chosen: sent as suggested (an accepted auto-reply suggestion, audited); edited: sent after "
+        "changes; rejected: not used.")
+    template_id: str | None = Field(default=None, max_length=200, description="The suggested reply's template_id.")
+    text: str | None = Field(default=None, max_length=5000,
+                             description="The reply as sent after the agent's edit; stored redacted.")
+
+
+class DecisionCorrection(BaseModel):
+    """The right decision, field by field: give only what the agent changed (or confirmed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: dict[str, str] | None = Field(default=None, max_length=16,
+                                          description="head -> right label, e.g. {\"intent\": \"complaint\"}.")
+    queue: str | None = Field(default=None, max_length=64, description="The queue the post should have gone to.")
+    reply_mode: Literal["public", "private"] | None = Field(default=None, description="public or private.")
+    actions: list[Literal["reply", "escalate", "hide", "like", "none"]] | None = Field(
+        default=None, min_length=1, max_length=5,
+        description="The right set of actions (e.g. [\"escalate\"]; [\"none\"]: no automated action).")
+    reply: ReplyCorrection | None = None
+
+
 class FeedbackRequest(BaseModel):
-    """An agent's correction of one head's label for one post."""
+    """An agent's correction of one post's decision: one head's label (head, label), or any part of the
+    decision (corrections), or both. Who corrected it (actor) and why (note) go with it."""
 
     model_config = ConfigDict(extra="forbid")
 
     post_id: str = Field(min_length=1, max_length=200, description="The post's id, as sent to /v1/triage.")
-    head: str = Field(min_length=1, max_length=64, description="The corrected head, e.g. intent.")
-    label: str = Field(min_length=1, max_length=80, description="The right label for that head.")
+    head: str | None = Field(default=None, min_length=1, max_length=64, description="The corrected head, e.g. intent.")
+    label: str | None = Field(default=None, min_length=1, max_length=80, description="The right label for that head.")
+    corrections: DecisionCorrection | None = Field(default=None, description="Several fields of the decision at once.")
     text: str = Field(description="The post's text; stored only after redaction of personal data.")
-    note: str | None = Field(default=None, max_length=2000, description="The agent's note; stored redacted.")
+    note: str | None = Field(default=None, max_length=2000, description="Why (the agent's note); stored redacted.")
+    actor: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="Who corrected it (the agent's id in the helpdesk).")
     model_version: str | None = Field(
         default=None, max_length=200, description="The model that made the corrected decision; default: the loaded one."
     )
 
 
-class FeedbackResponse(BaseModel):
+class StoredCorrection(BaseModel):
     id: int
     post_id: str
-    head: str
-    label: str
+    head: str = Field(description="A schema head, or queue, reply_mode, actions or reply.")
+    label: str = Field(description="The right value (actions: sorted, joined by +).")
+    kind: str = Field(default="label", description="label, routing, action or reply.")
     note: str | None = Field(description="The note as stored (redacted).")
     redacted_text: str = Field(description="The text as stored (redacted).")
     model_version: str | None
     tenant: str | None = Field(description="The API key's tenant; null when authentication is off.")
+    actor: str | None = None
+    source: str = Field(default="api", description="api, or the file format it was imported from.")
+    template_id: str | None = None
+    reply_text: str | None = Field(default=None, description="An edited reply as stored (redacted).")
     created_at: str
+
+
+class FeedbackResponse(StoredCorrection):
+    """The first stored correction (a request with head and label stores exactly that one) and all of them."""
+
+    corrections: list[StoredCorrection] = Field(default_factory=list,
+                                                description="Every row this request stored, in order.")
+
+
+class FeedbackPage(BaseModel):
+    items: list[StoredCorrection]
+    next_after: int | None = Field(description="Pass as ?after= for the next page; null on the last page.")
 
 
 class Limits(BaseModel):

@@ -84,6 +84,30 @@ class ServeSettings(BaseSettings):
     )
     microbatch_max: int = Field(default=16, ge=1, le=1024, description="Most posts in one micro-batch.")
     warm_up: bool = Field(default=True, description="Run two posts through the engine before reporting ready.")
+    # The learning loop (serving.live, docs/LEARNING.md).
+    registry: Path | None = Field(
+        default=None, description="Model registry folder: serve its live model and switch when it changes.")
+    registry_poll_s: float = Field(default=2.0, gt=0, le=3600, description="How often workers check the registry.")
+    shadow_sample: float = Field(default=1.0, ge=0, le=1, description="Share of live posts the shadow model scores.")
+    audit_actions: bool = Field(
+        default=True, description="Write automated actions (hide, like, escalate, accepted replies) to the post "
+        "store's audit log when TRIAGE_STORE_URL is set.")
+    # The stream (serving.streaming, docs/STREAM.md): post store, context, crisis detector, webhooks.
+    store_url: str | None = Field(
+        default=None, description="Post store (SQLite file or PostgreSQL URL): every triaged post is saved, "
+        "redacted, and gives later posts their context; unset: no store, no context, no incidents.")
+    identity_key: str | None = Field(
+        default=None, repr=False, description="Secret of the keyed identity hashes (at least 16 bytes).")
+    stream_detect: bool = Field(default=True, description="Run the crisis detector over the stored posts.")
+    incident_sweep_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="How often quiet incidents are resolved when no posts arrive.")
+    webhook_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Incident webhooks, comma-separated http(s) URLs.")
+    webhook_secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 secret of the webhooks.")
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120, description="Time allowed to one webhook call.")
+    webhook_retries: int = Field(default=5, ge=0, le=20, description="Retries of a failed webhook (backoff 1, 2, 4 s...).")
+    store_retention: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict, description="Per-brand retention in days, e.g. 'default=365,acme=180', applied daily.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info")
 
     @field_validator("api_keys", mode="before")
@@ -107,6 +131,54 @@ class ServeSettings(BaseSettings):
             raise ValueError(f"not an SQLAlchemy URL ({exc}); e.g. sqlite:///./feedback.db") from None
         return value
 
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._check_url(value.strip())
+
+    @field_validator("identity_key")
+    @classmethod
+    def _check_identity_key(cls, value: str | None) -> str | None:
+        from triage.context.identity import IdentityKey
+
+        if value is None or not value.strip():
+            return None
+        try:
+            IdentityKey.from_text(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _parse_webhooks(cls, value: Any) -> Any:
+        urls = [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
+        for url in urls or []:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return urls
+
+    @field_validator("store_retention", mode="before")
+    @classmethod
+    def _parse_retention(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        out: dict[str, int] = {}
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            brand, _, days = part.partition("=")
+            if not brand.strip() or not days.strip().isdigit() or int(days) < 1:
+                raise ValueError(f"expected brand=days (days at least 1), got {part!r}")
+            out[brand.strip()] = int(days)
+        return out
+
+    @model_validator(mode="after")
+    def _webhook_secret_needed(self) -> ServeSettings:
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError("TRIAGE_WEBHOOK_URLS needs TRIAGE_WEBHOOK_SECRET (the receivers check the signature)")
+        return self
+
     @model_validator(mode="after")
     def _merge_key_file(self) -> ServeSettings:
         keys = list(self.api_keys)
@@ -123,6 +195,18 @@ class ServeSettings(BaseSettings):
         if len(set(digests)) != len(digests):
             raise ValueError("the same API key hash is configured twice (TRIAGE_API_KEYS / TRIAGE_API_KEYS_FILE)")
         self.api_keys = keys
+        return self
+
+    @model_validator(mode="after")
+    def _registry_live_model(self) -> ServeSettings:
+        # With a registry and no explicit model: its live model (workers re-read the registry themselves).
+        if self.registry is not None and self.model_dir is None:
+            from learning.registry import Registry
+
+            try:
+                self.model_dir = Registry(self.registry).live_dir()
+            except Exception as exc:
+                raise ValueError(f"cannot read the model registry {self.registry}: {exc}") from None
         return self
 
     @property
@@ -143,6 +227,10 @@ class ServeSettings(BaseSettings):
         """The environment that makes a worker process read exactly these settings."""
         env: dict[str, str] = {}
         for name, value in self.model_dump(exclude={"api_keys", "api_keys_file", "model_dir"}).items():
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = ",".join(f"{k}={v}" for k, v in value.items())
             if value is not None:
                 env[ENV_PREFIX + name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
         env[ENV_PREFIX + "API_KEYS"] = ",".join(k.to_entry() for k in self.api_keys)

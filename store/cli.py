@@ -6,37 +6,21 @@ option) prints one line and exits 2; a database failure prints one line and exit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import typer
 
+from store.cli_errors import URL_HELP
+from store.cli_errors import errors as _errors
 from triage.errors import InputError
 from triage.types import CHANNELS
-from triage_cli.common import echo_json, user_errors
+from triage_cli.common import echo_json
 
 store_app = typer.Typer(
     help="The post store (redacted posts, events, identity links, audit). URL: --url or TRIAGE_STORE_URL; "
     "identity key: TRIAGE_IDENTITY_KEY. See docs/STORE.md.",
     no_args_is_help=True,
 )
-URL_HELP = "SQLAlchemy URL [TRIAGE_STORE_URL, sqlite:///./triage-store.db]."
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """TriageError: one line, exit 2 (user_errors); a database error: one line, exit 1."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    with user_errors():
-        try:
-            yield
-        except SQLAlchemyError as exc:
-            orig = getattr(exc, "orig", None)
-            first = (str(orig if orig is not None else exc).splitlines() or [""])[0]
-            typer.echo(f"error [database]: {type(exc).__name__}: {first}", err=True)
-            raise typer.Exit(1) from exc
 
 
 def _store(url: str | None):  # -> PostStore (imported here: SQLAlchemy only when a command runs)
@@ -131,16 +115,21 @@ def audit_cmd(
     since: str | None = typer.Option(None, "--since", help="Only entries at or after this ISO date or time."),
     limit: int = typer.Option(1000, "--limit", help="At most this many entries, oldest first."),
     url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    action: str | None = typer.Option(None, "--action", help="Only this action (e.g. promoted, hide, escalate)."),
+    actor: str | None = typer.Option(None, "--actor", help="Only this actor."),
 ) -> None:
     """The audit log: automated actions, model changes, purges and retention runs (JSON lines)."""
     import json
 
     with _errors():
-        entries = _store(url).audit_log(since=_since(since), limit=max(1, limit))
+        entries = _store(url).audit_log(since=_since(since), limit=max(1, limit), action=action, actor=actor)
         for entry in entries:
             typer.echo(json.dumps(entry.to_dict(), ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:
-    """Entry point (group ``triage.commands``): add ``triage store``."""
+    """Entry point (group ``triage.commands``): add ``triage store``, ``triage incidents`` and ``triage replay``."""
+    from store import stream_cli
+
     app.add_typer(store_app, name="store")
+    stream_cli.register(app)

@@ -92,6 +92,7 @@ class PostRow(Base):
     schema_name: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     triaged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    triggers: Mapped[list[Any] | None] = mapped_column(JSON)  # 0002: the decision's critical triggers
 
     __table_args__ = (
         Index("ix_posts_brand_created_at", "brand", "created_at"),
@@ -143,10 +144,12 @@ class EventRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_id: Mapped[str | None] = mapped_column(String(ID))  # 0002: the helpdesk's id, for idempotent retries
 
     __table_args__ = (
         CheckConstraint("kind IN ('replied', 'assigned', 'resolved', 'hidden')", name="kind"),
         Index("ix_events_thread_id_kind_at", "thread_id", "kind", "at"),
+        Index("ix_events_event_id", "event_id", unique=True),
     )
 
 

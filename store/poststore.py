@@ -34,6 +34,7 @@ from triage.context import (
     post_identity,
     text_key,
 )
+from triage.errors import InputError
 from triage.types import Post, TriageResult
 
 DEFAULT_BRAND = "default"
@@ -155,6 +156,27 @@ class PostStore:
         with self.session() as session:
             return repo.add_event(session, post_id, kind, actor, at=at, redacted_note=redacted)
 
+    def record_event(self, post_id: str, kind: str, actor: str, *, at: datetime | None = None,
+                     note: str | None = None, event_id: str | None = None) -> tuple[StoredEvent, bool]:
+        """``add_event``, idempotent by the helpdesk's ``event_id``: (the event, whether it is new).
+
+        The same ``event_id`` again returns the stored event (a retry); with another post or kind it is an
+        InputError (``event_id_conflict``)."""
+        redacted = self.redact(note) if note else None
+        for attempt in range(2):
+            try:
+                with self.session() as session:
+                    found = repo.event_by_id(session, event_id) if event_id is not None else None
+                    if found is not None:
+                        return _same_event(found, post_id, kind), False
+                    event = repo.add_event(session, post_id, kind, actor, at=at, redacted_note=redacted,
+                                           event_id=event_id)
+                    return event, True
+            except IntegrityError:
+                if attempt == 1 or event_id is None:
+                    raise  # a concurrent retry stored the same event id first: the second pass finds it
+        raise AssertionError("unreachable")
+
     def list_events(self, *, post_id: str | None = None, thread_id: str | None = None,
                     since: datetime | None = None, limit: int = 1000) -> list[StoredEvent]:
         with self.session() as session:
@@ -167,9 +189,16 @@ class PostStore:
         with self.session() as session:
             return repo.audit(session, actor, action, redacted, model_version=model_version, subject=subject, at=at)
 
-    def audit_log(self, *, since: datetime | None = None, limit: int = 1000) -> list[AuditEntry]:
+    def audit_log(self, *, since: datetime | None = None, limit: int = 1000, action: str | None = None,
+                  actor: str | None = None, after: int | None = None) -> list[AuditEntry]:
         with self.session() as session:
-            return repo.audit_log(session, since=since, limit=limit)
+            return repo.audit_log(session, since=since, limit=limit, action=action, actor=actor, after=after)
+
+    def recent_posts(self, *, brands: list[str] | None = None, since: datetime | None = None,
+                     limit: int = 500) -> list[StoredPost]:
+        """The newest stored posts, newest first (the review queue's pool)."""
+        with self.session() as session:
+            return repo.recent_posts(session, brands=brands, since=since, limit=limit)
 
     # -- retention and purge ----------------------------------------------------------------------------
     def purge_customer(self, *, customer_id: str | None = None, channel: str | None = None,
@@ -200,3 +229,11 @@ class PostStore:
     def context_provider(self) -> StoreContextProvider:
         """A ``triage.context.ContextProvider`` over this store."""
         return StoreContextProvider(self)
+
+
+def _same_event(found: StoredEvent, post_id: str, kind: str) -> StoredEvent:
+    if (found.post_id, found.kind) != (post_id, kind):
+        raise InputError(f"event id {found.event_id!r} already records a {found.kind!r} event on post "
+                         f"{found.post_id!r}; use a new id for another event", code="event_id_conflict",
+                         field="event_id")
+    return found

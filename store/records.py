@@ -39,6 +39,7 @@ class StoredPost:
     customer_key: str | None = None
     author_hash: str | None = None
     text_hash: str | None = None
+    triggers: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: PostRow) -> StoredPost:
@@ -49,7 +50,7 @@ class StoredPost:
             rule=row.rule, actions=list(row.actions or []), needs_human=row.needs_human,
             reasons=list(row.reasons or []), context=row.context, thread_id=row.thread_id,
             parent_id=row.parent_id, customer_id=row.customer_id, customer_key=row.customer_key,
-            author_hash=row.author_hash, text_hash=row.text_hash,
+            author_hash=row.author_hash, text_hash=row.text_hash, triggers=list(row.triggers or []),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class StoredPost:
             thread_id=self.thread_id, parent_id=self.parent_id, customer_key=self.customer_key,
             text_hash=self.text_hash, case_hashes=case_hashes, labels=dict(self.labels),
             redacted_text=self.redacted_text, is_follow_up=bool((self.context or {}).get("is_follow_up")),
-            resolved=resolved,
+            resolved=resolved, queue=self.queue, priority=self.priority, triggers=tuple(self.triggers),
         )
 
 
@@ -79,11 +80,12 @@ class StoredEvent:
     at: datetime
     note: str | None
     recorded_at: datetime
+    event_id: str | None = None
 
     @classmethod
     def from_row(cls, row: EventRow) -> StoredEvent:
         return cls(row.id, row.post_id, row.thread_id, row.brand, row.kind, row.actor, row.at, row.note,
-                   row.recorded_at)
+                   row.recorded_at, row.event_id)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "at": _iso(self.at), "recorded_at": _iso(self.recorded_at)}

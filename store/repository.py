@@ -22,7 +22,7 @@ from store.models import EVENT_KINDS, AuditRow, EventRow, IdentityLinkRow, PostI
 from store.records import AuditEntry, PurgeReport, RetentionReport, StoredEvent, StoredPost
 from triage.context import BrandReply, ContextResult, PostIdentity, PostRefs, PriorPost
 from triage.errors import InputError
-from triage.types import REDACTED_TYPES, Post, TriageResult
+from triage.types import REDACTED_TYPES, Post, TriageContext, TriageResult
 
 MAX_ID = 200
 
@@ -68,6 +68,7 @@ def _decision(result: TriageResult) -> dict[str, Any]:
         "actions": list(routing.actions) if routing else [],
         "needs_human": routing.needs_human if routing else None,
         "reasons": reasons,
+        "triggers": list(routing.triggers) if routing else [],
     }
 
 
@@ -89,10 +90,12 @@ def save_result(
     identity: PostIdentity | None = None,
     refs: PostRefs | None = None,
     text_hash: str | None = None,
-    context: ContextResult | None = None,
+    context: ContextResult | TriageContext | None = None,
     triaged_at: datetime | None = None,
 ) -> StoredPost:
-    """Insert (or, for a post id already stored, replace) one triaged post. Stores redacted text only."""
+    """Insert (or, for a post id already stored, replace) one triaged post. Stores redacted text only.
+
+    ``context`` defaults to the result's own context block (``TriageResult.context``)."""
     check_redacted(result)
     refs = refs or PostRefs.from_post(post)
     post_id = _check_id(post.id or result.post_id, "post.id") or f"p-{uuid.uuid4().hex}"
@@ -107,7 +110,8 @@ def save_result(
         brand=brand, channel=post.channel, author_hash=identity.handle_hash if identity else None,
         customer_key=customer_key, customer_id=refs.customer_id, thread_id=_thread(session, refs, post_id),
         parent_id=refs.parent_id, redacted_text=result.redacted_text, text_hash=text_hash,
-        language=result.language.language, labels=dict(result.labels), context=_context(context, customer_key),
+        language=result.language.language, labels=dict(result.labels),
+        context=_context(context if context is not None else result.context, customer_key),
         model_version=result.model_version, schema_name=result.schema_name,
         created_at=created, triaged_at=now, **_decision(result),
     )
@@ -122,7 +126,7 @@ def save_result(
     return StoredPost.from_row(row)
 
 
-def _context(context: ContextResult | None, customer_key: str | None) -> dict[str, Any] | None:
+def _context(context: ContextResult | TriageContext | None, customer_key: str | None) -> dict[str, Any] | None:
     if context is None:
         return None
     data = context.model_dump(mode="json")
@@ -195,7 +199,7 @@ def last_brand_reply(session: Session, thread_id: str) -> BrandReply | None:
 
 def add_event(
     session: Session, post_id: str, kind: str, actor: str, *, at: datetime | None = None,
-    redacted_note: str | None = None,
+    redacted_note: str | None = None, event_id: str | None = None,
 ) -> StoredEvent:
     """Record a helpdesk event on a stored post (replied, assigned, resolved, hidden)."""
     if kind not in EVENT_KINDS:
@@ -203,14 +207,20 @@ def add_event(
                          code="unknown_event_kind", field="kind")
     if not actor.strip() or len(actor) > MAX_ID:
         raise InputError(f"actor must be 1 to {MAX_ID} characters", code="invalid_actor", field="actor")
+    _check_id(event_id, "event_id")
     post = session.get(PostRow, post_id)
     if post is None:
         raise InputError(f"no stored post {post_id!r}", code="unknown_post", field="post_id")
     row = EventRow(post_id=post_id, thread_id=post.thread_id, brand=post.brand, kind=kind, actor=actor.strip(),
-                   at=utc(at), note=redacted_note, recorded_at=utc(None))
+                   at=utc(at), note=redacted_note, recorded_at=utc(None), event_id=event_id)
     session.add(row)
     session.flush()
     return StoredEvent.from_row(row)
+
+
+def event_by_id(session: Session, event_id: str) -> StoredEvent | None:
+    row = session.scalars(select(EventRow).where(EventRow.event_id == event_id).limit(1)).first()
+    return StoredEvent.from_row(row) if row is not None else None
 
 
 def list_events(
@@ -242,11 +252,31 @@ def audit(
     return AuditEntry.from_row(row)
 
 
-def audit_log(session: Session, *, since: datetime | None = None, limit: int = 1000) -> list[AuditEntry]:
+def audit_log(session: Session, *, since: datetime | None = None, limit: int = 1000, action: str | None = None,
+              actor: str | None = None, after: int | None = None) -> list[AuditEntry]:
+    """Audit entries, oldest first; ``action`` / ``actor`` filter, ``after`` skips ids up to it (paging)."""
     query = select(AuditRow)
     if since is not None:
         query = query.where(AuditRow.at >= utc(since))
+    if action is not None:
+        query = query.where(AuditRow.action == action)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
+    if after is not None:
+        query = query.where(AuditRow.id > after)
     return [AuditEntry.from_row(r) for r in session.scalars(query.order_by(AuditRow.at, AuditRow.id).limit(limit))]
+
+
+def recent_posts(session: Session, *, brands: Sequence[str] | None = None, since: datetime | None = None,
+                 limit: int = 500) -> list[StoredPost]:
+    """The newest stored posts (of ``brands`` when given, written at or after ``since``), newest first."""
+    query = select(PostRow)
+    if brands is not None:
+        query = query.where(PostRow.brand.in_(list(brands)))
+    if since is not None:
+        query = query.where(PostRow.created_at >= utc(since))
+    query = query.order_by(PostRow.created_at.desc(), PostRow.id).limit(limit)
+    return [StoredPost.from_row(r) for r in session.scalars(query)]
 
 
 def _delete_posts(session: Session, where: Any, dry_run: bool = False) -> tuple[int, int]:

@@ -108,3 +108,17 @@ def test_naive_timestamps_are_utc() -> None:
 def test_unknown_channel_is_rejected() -> None:
     with pytest.raises(ValueError, match="channel"):
         Post.model_validate({"text": "x", "channel": "myspace"})
+
+
+def test_a_thread_in_the_request_is_context_without_a_store(engine: Engine) -> None:
+    from triage.types import ThreadMessage
+
+    alone = engine.triage(Post(text="Same here"))
+    assert alone.context is None and "context" not in alone.timings_ms
+    reply = engine.triage(Post(text="Same here", thread=[ThreadMessage(role="customer", text="no internet in Haifa")]))
+    assert reply.context is not None and reply.context.me_too and not reply.context.is_follow_up
+    chase = engine.triage(Post(text="still waiting!!", thread=[ThreadMessage(role="customer", text="my router died"),
+                                                                ThreadMessage(role="customer", text="hello?")]))
+    assert chase.context is not None and chase.context.is_follow_up and chase.context.repeat_count == 3
+    assert chase.labels["urgency"] == "high" and chase.heads["urgency"].label == "normal"
+    assert chase.context.urgency_raised_from == "normal"

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("triage", "triage_cli", "batch", "serving", "training", "bench", "store")
+PACKAGES = ("triage", "triage_cli", "batch", "serving", "training", "bench", "store", "learning")
 HEAVY = {"fastapi", "starlette", "uvicorn", "typer", "click", "torch", "transformers", "ray", "sqlalchemy",
          "alembic", "datasets", "sklearn", "matplotlib", "prometheus_client"}
 # package -> the project's packages it may import (besides itself)
@@ -23,10 +23,12 @@ ALLOWED = {
     "triage": set(),
     "triage_cli": {"triage"},
     "batch": {"triage", "triage_cli"},
-    "serving": {"triage", "triage_cli", "store"},
+    "serving": {"triage", "triage_cli", "store", "learning"},
     "training": {"triage", "triage_cli"},
-    "bench": {"triage", "batch", "serving", "training", "store"},
+    "bench": {"triage", "batch", "serving", "training", "store", "learning"},
     "store": {"triage", "triage_cli"},
+    # the learning loop: corrections, registry, compare, shadow, active learning (serving reads it)
+    "learning": {"triage", "triage_cli", "store", "training"},
 }
 
 

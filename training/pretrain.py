@@ -178,7 +178,7 @@ def _mlm_epochs(model: MultiHeadModel, head: MlmHead, train: list[list[int]], co
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            total, n = total + float(loss), n + 1
+            total, n = total + loss.item(), n + 1
         history.append({"epoch": epoch + 1, "loss": total / max(1, n), "seconds": time.perf_counter() - started})
         if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
             break

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.checkpoint import METRICS_JSON, write_json
+from training.checkpoint import write_json
 from training.config import TrainConfig, load_config
 from training.prepare import Prepared
 from training.sources import Example
@@ -78,27 +78,36 @@ def sweep(config: TrainConfig, prep: Prepared, out: Path, budget_minutes: float)
 
     base_cfg = _variant_config(config, adapt=False)
     results["base"] = _score(run_teacher(base_cfg, prep, out / "base" / "teacher", False), base_cfg)
+    write_json(out / "sweep.json", results)
     best = ("base", out / "base" / "teacher", base_cfg, prep)
     if config.adapt.enabled and left() > 2:
         adapt_cfg = _variant_config(config, adapt=True)
-        results["adapt_mlm"] = run_adapt(adapt_cfg, prep, out / "adapt", False)
-        results["adapt"] = _score(run_teacher(adapt_cfg, prep, out / "adapt" / "teacher", False), adapt_cfg)
-        if results["adapt"]["dev_score"] > results[best[0]]["dev_score"]:
-            best = ("adapt", out / "adapt" / "teacher", adapt_cfg, prep)
+        results["adapt_mlm"] = _guarded("adapt_mlm", results, run_adapt, adapt_cfg, prep, out / "adapt", False)
+        report = _guarded("adapt", results, run_teacher, adapt_cfg, prep, out / "adapt" / "teacher", False)
+        if report is not None:
+            results["adapt"] = _score(report, adapt_cfg)
+            if results["adapt"]["dev_score"] > results[best[0]]["dev_score"]:
+                best = ("adapt", out / "adapt" / "teacher", adapt_cfg, prep)
+        write_json(out / "sweep.json", results)
     if left() > 2:
         fb_prep, fb_cfg = fb_on_own_head(best[3], best[2])
         folder = out / "fb_head"
         if best[0] == "adapt":
             shutil.copytree(out / "adapt" / "adapted", folder / "adapted", dirs_exist_ok=True)
-        results["fb_head"] = _score(run_teacher(fb_cfg, fb_prep, folder / "teacher", False), fb_cfg)
-        if results["fb_head"]["dev_score"] > results[best[0]]["dev_score"]:
-            best = ("fb_head", folder / "teacher", fb_cfg, fb_prep)
+        report = _guarded("fb_head", results, run_teacher, fb_cfg, fb_prep, folder / "teacher", False)
+        if report is not None:
+            results["fb_head"] = _score(report, fb_cfg)
+            if results["fb_head"]["dev_score"] > results[best[0]]["dev_score"]:
+                best = ("fb_head", folder / "teacher", fb_cfg, fb_prep)
+        write_json(out / "sweep.json", results)
     if config.self_train.enabled and left() > 3:
         st_cfg = best[2].model_copy(update={"self_train": config.self_train})
-        chosen, rounds = run_self_training(st_cfg, best[3], best[1].parent, best[1], False)
-        results["self_train"] = {"rounds": rounds, "chosen": chosen.name}
-        if chosen != best[1]:
-            best = ("self_train", chosen, st_cfg, best[3])
+        outcome = _guarded("self_train", results, run_self_training, st_cfg, best[3], best[1].parent, best[1], False)
+        if outcome is not None:
+            chosen, rounds = outcome
+            results["self_train"] = {"rounds": rounds, "chosen": chosen.name}
+            if chosen != best[1]:
+                best = ("self_train", chosen, st_cfg, best[3])
     results["winner"] = {"variant": best[0], "teacher": str(best[1])}
     results["minutes"] = (time.perf_counter() - started) / 60
     write_json(out / "sweep.json", results)
@@ -116,14 +125,22 @@ def final_student(best: tuple[str, Path, TrainConfig, Prepared], out: Path) -> d
 
 
 def write_transfer(best: tuple[str, Path, TrainConfig, Prepared], out: Path, report_dir: Path) -> list[Path]:
-    """The winning teacher (int8 rows) and the student (fp16) as compact files in ``report_dir``."""
+    """The winning teacher as compact files (int8 rows: it is exported to int8 anyway) in ``report_dir``."""
     from training.compact import compact
 
     files = compact(best[1], report_dir, "teacher", int8=True)
-    if (out / "student" / METRICS_JSON).is_file():
-        files += compact(out / "student", report_dir, "student", int8=False)
     write_json(report_dir / "recipe.json", {"variant": best[0], "config": best[2].model_dump(mode="json", by_alias=True)})
     return files
+
+
+def _guarded(name: str, results: dict[str, Any], fn: Any, *args: Any) -> Any:
+    """Run one experiment; a failure is recorded and the sweep goes on (one lease, no second chance)."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # an experiment's crash must not lose the others' results
+        log.exception("%s failed", name)
+        results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="Run folder for the variants.")
     parser.add_argument("--report", type=Path, required=True, help="Where the compact models and reports go.")
-    parser.add_argument("--budget-minutes", type=float, default=8.0)
+    parser.add_argument("--budget-minutes", type=float, default=6.0, help="Start no teacher experiment after this.")
+    parser.add_argument("--total-minutes", type=float, default=8.5, help="The student stops by this time.")
     parser.add_argument("--device", default=None, help="Override optim.device (e.g. cuda).")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from training.bundle import read_bundle
 
@@ -143,12 +162,23 @@ def main(argv: list[str] | None = None) -> int:
         config = config.model_copy(update={"optim": config.optim.model_copy(update={"device": args.device})})
     set_threads(config.optim.threads)
     args.out.mkdir(parents=True, exist_ok=True)
+    args.report.mkdir(parents=True, exist_ok=True)
     prep = read_bundle(config, args.bundle, args.out)
     outcome = sweep(config, prep, args.out, args.budget_minutes)
-    student = final_student(outcome["best"], args.out)
-    args.report.mkdir(parents=True, exist_ok=True)
-    write_json(args.report / "sweep.json", {**outcome["results"], "student": student})
-    write_transfer(outcome["best"], args.out, args.report)
+    results = outcome["results"]
+    write_json(args.report / "sweep.json", results)
+    write_transfer(outcome["best"], args.out, args.report)  # the teacher first: it must come back whatever happens
+    left = args.total_minutes - (time.perf_counter() - started) / 60
+    name, folder, cfg, best_prep = outcome["best"]
+    cfg = cfg.model_copy(update={"distill": cfg.distill.model_copy(update={"max_minutes": max(0.5, left - 0.5)})})
+    student = _guarded("student", results, final_student, (name, folder, cfg, best_prep), args.out)
+    results["student"] = student
+    results["total_minutes"] = (time.perf_counter() - started) / 60
+    write_json(args.report / "sweep.json", results)
+    if student is not None:
+        from training.compact import compact
+
+        compact(args.out / "student", args.report, "student", int8=False)
     return 0
 
 

@@ -182,6 +182,7 @@ class Classification(_Frozen):
 ReplyMode = Literal["public", "private"]
 Action = Literal["reply", "escalate", "hide", "like", "none"]
 Priority = Literal["P1", "P2", "P3", "P4"]
+PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")  # most urgent first
 
 
 class RoutingDecision(_Frozen):
@@ -200,6 +201,8 @@ class RoutingDecision(_Frozen):
     needs_human: bool
     reasons: list[str]
     templates: list[str] = Field(default_factory=list, description="Reply templates the matched rule prefers.")
+    triggers: list[str] = Field(default_factory=list, description="Critical trigger names the policy's `triggers:` "
+                                "found in the post (outage, phishing, lawyer, media...): the crisis detector's input.")
 
 
 class SuggestedReply(_Frozen):
@@ -213,6 +216,45 @@ class SuggestedReply(_Frozen):
     variants: dict[str, str] = Field(
         default_factory=dict, description="Gendered forms of the text when the template has them ('f', 'm')."
     )
+
+
+class IncidentRef(_Frozen):
+    """The open incident (``triage.stream``) a post was counted in."""
+
+    id: str
+    state: Literal["opened", "growing", "resolved"]
+    kind: Literal["volume", "viral", "trigger"] = Field(description="The signal that opened it.")
+    triggers: list[str] = Field(default_factory=list)
+    posts: int = Field(ge=0, description="Posts counted in it so far.")
+    first_post_id: str
+
+
+class TriageContext(_Frozen):
+    """What the post's stream says: its thread and case, a follow-up, a repost, an open incident.
+
+    Filled when the engine has a ``ContextProvider`` (the post store) or the post brings its ``thread``.
+    """
+
+    thread_id: str | None = None
+    parent_post_id: str | None = Field(default=None, description="The stored post this one replies to.")
+    me_too: bool = Field(default=False, description="A 'me too' reply ('גם אצלי'): it takes its parent's case.")
+    case_id: str | None = Field(default=None, description="Thread (or post) id of the first post of the case.")
+    is_follow_up: bool = False
+    repeat_count: int = Field(default=1, ge=1, description="Contacts on this case, this one included.")
+    linked_post_id: str | None = Field(default=None, description="The customer's latest earlier post on the case.")
+    case_queue: str | None = Field(default=None, description="Queue of the case (its latest post, or the parent).")
+    case_priority: Priority | None = None
+    case_labels: dict[str, str] = Field(default_factory=dict, description="Labels of the case's first post "
+                                        "(of the parent, for a 'me too' reply).")
+    case_triggers: list[str] = Field(default_factory=list, description="Triggers of the parent, for a 'me too'.")
+    urgency_floor: str | None = Field(default=None, description="Urgency this post has at least (repeated contact).")
+    urgency_raised_from: str | None = Field(default=None, description="The model's urgency when context raised it.")
+    awaiting_brand: bool = Field(default=False, description="No brand reply since the customer's last post.")
+    last_brand_reply_at: datetime | None = None
+    repost: bool = Field(default=False, description="The same text was posted before (by anyone).")
+    campaign: bool = Field(default=False, description="Several customers posted the same text.")
+    incident: IncidentRef | None = None
+    reasons: list[str] = Field(default_factory=list)
 
 
 class TriageResult(_Frozen):
@@ -231,6 +273,8 @@ class TriageResult(_Frozen):
     model_version: str
     schema_name: str
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    context: TriageContext | None = Field(default=None, description="The post's stream context: case, follow-up, "
+                                          "repost, incident (with a post store or a thread).")
 
 
 @dataclass(frozen=True)
@@ -246,6 +290,7 @@ class PostContext:
     language: LanguageResult
     entities: EntitiesResult
     timings_ms: dict[str, float] = field(default_factory=dict)
+    history: TriageContext | None = None  # the stream context, when the engine gathers one (router input)
 
     @property
     def redacted_text(self) -> str:

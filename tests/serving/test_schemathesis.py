@@ -36,7 +36,8 @@ _TMP = tempfile.TemporaryDirectory(prefix="triage-schemathesis-")
 def _app() -> FastAPI:
     schema = load_schema(ROOT / "data" / "schemas" / "default.yaml")
     db = Path(_TMP.name) / "feedback.db"
-    settings = ServeSettings(api_keys=[ENTRY], database_url=f"sqlite:///{db}", warm_up=False, max_batch=8)
+    settings = ServeSettings(api_keys=[ENTRY], database_url=f"sqlite:///{db}", warm_up=False, max_batch=8,
+                             store_url=f"sqlite:///{Path(_TMP.name) / 'store.db'}")  # /v1/events, posts, incidents
     classifier = FakeClassifier(schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK)
     engine = Engine(classifier, router=RecordingRouter(), limits=text_limits(settings))
     engine.warm_up()

@@ -37,9 +37,9 @@ def _one_line_error(result, code: str) -> None:
 
 def test_migrate_then_stats(url: str) -> None:
     result = _run("migrate", "--url", url)
-    assert result.exit_code == 0 and "at revision 0001" in result.stdout
+    assert result.exit_code == 0 and "at revision 0002" in result.stdout
     stats = json.loads(_run("stats", "--url", url).stdout)
-    assert stats["revision"] == "0001" and stats["posts"] == {} and stats["identity_key"] is True
+    assert stats["revision"] == "0002" and stats["posts"] == {} and stats["identity_key"] is True
 
 
 def test_the_url_comes_from_the_environment(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from triage.context import IdentityKey
 from triage.stream.adapt import event_from_triage
 from triage.types import Author, LanguageResult, Post, TriageResult
 
@@ -18,7 +19,7 @@ def test_event_from_triage_keeps_only_redacted_text_and_a_pseudonym() -> None:
         redacted_text="call me [PHONE], no internet in Haifa", normalised_text="", model_version="t",
         schema_name="default",
     )
-    event = event_from_triage(post, result, triggers=("outage",))
+    event = event_from_triage(post, result, triggers=("outage",), key=IdentityKey.from_text("adapt-test-key-0123456"))
     assert event.text == "call me [PHONE], no internet in Haifa"
     assert (event.intent, event.sentiment, event.urgency) == ("complaint", "negative", "critical")
     assert event.brand == "acme" and event.post_id == "p1" and event.triggers == ("outage",)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from triage.context.chase import find_chase
+from triage.context.chase import Chase, find_chase
 from triage.context.followup import CurrentPost, FollowUp, case_posts, detect_follow_up
 from triage.context.identity import IdentityKey, PostIdentity, PostRefs, post_identity
+from triage.context.metoo import find_me_too
 from triage.context.provider import ContextProvider
 from triage.context.repost import detect_repost, text_key
 from triage.context.types import BrandReply, ContextConfig, ContextResult, PriorPost, RepostResult
@@ -29,14 +32,26 @@ def identity_of(prepared: PostContext, brand: str, key: IdentityKey, refs: PostR
     )
 
 
-def resolve_thread(provider: ContextProvider, refs: PostRefs, post_id: str | None) -> str | None:
+def resolve_thread(provider: ContextProvider, refs: PostRefs, post_id: str | None,
+                   parent: PriorPost | None = None) -> str | None:
     """The post's thread: given, else its parent's thread (asked from the provider), else its own id."""
     if refs.thread_id:
         return refs.thread_id
     if refs.parent_id:
-        parent = provider.parent_post(refs.parent_id)
+        parent = parent if parent is not None else provider.parent_post(refs.parent_id)
         return (parent.thread_id or parent.post_id) if parent is not None else refs.parent_id
     return post_id
+
+
+def find_parent(provider: ContextProvider, refs: PostRefs, post_id: str | None) -> PriorPost | None:
+    """The stored post this one replies to: its ``parent_id``, else the root of its thread (a comment under
+    a post: the thread id is the post's id), when stored and not the post itself."""
+    for candidate in (refs.parent_id, refs.thread_id):
+        if candidate and candidate != post_id:
+            found = provider.parent_post(candidate)
+            if found is not None:
+                return found
+    return None
 
 
 def _last_reply(provider: ContextProvider, thread_id: str | None, case: list[PriorPost]) -> BrandReply | None:
@@ -62,26 +77,58 @@ def _repost_reasons(repost: RepostResult | None) -> list[str]:
     return out
 
 
-def _result(customer: str | None, thread_id: str | None, chase_found: tuple[str, ...], chase_only: bool,
-            stated: int | None, follow: FollowUp, reply: BrandReply | None,
-            repost: RepostResult | None) -> ContextResult:
+def _result(customer: str | None, thread_id: str | None, chase: Chase, follow: FollowUp, reply: BrandReply | None,
+            repost: RepostResult | None, parent: ParentCase) -> ContextResult:
+    linked = follow.linked
     return ContextResult(
         customer_key=customer,
         thread_id=thread_id,
         is_follow_up=follow.is_follow_up,
-        chase_only=chase_only,
-        chase_phrases=list(chase_found),
+        chase_only=chase.chase_only,
+        chase_phrases=list(chase.phrases),
         repeat_count=follow.repeat_count,
-        stated_count=stated,
-        linked_post_id=follow.linked.post_id if follow.linked else None,
+        stated_count=chase.stated_count,
+        linked_post_id=linked.post_id if linked else None,
         case_id=follow.case_id,
-        case_labels=dict(follow.case[0].labels) if follow.case else {},
+        case_labels=dict(follow.case[0].labels) if follow.case else dict(parent.labels),
         awaiting_brand=follow.awaiting_brand,
         last_brand_reply_at=reply.at if reply else None,
         urgency_floor=follow.urgency_floor,
         repost=repost,
-        reasons=[*follow.reasons, *_repost_reasons(repost)],
+        parent_post_id=parent.post_id,
+        me_too=parent.me_too,
+        case_queue=linked.queue if follow.is_follow_up and linked else parent.queue,
+        case_priority=linked.priority if follow.is_follow_up and linked else parent.priority,
+        case_triggers=list(parent.triggers),
+        reasons=[*follow.reasons, *parent.reasons, *_repost_reasons(repost)],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ParentCase:
+    """What a reply takes from its parent: only a 'me too' reply takes the parent's labels, queue, triggers."""
+
+    post_id: str | None = None
+    me_too: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    queue: str | None = None
+    priority: str | None = None
+    triggers: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+def parent_case(parent: PriorPost | None, text: str, customer: str | None) -> ParentCase:
+    """The parent's case for a 'me too' reply of another customer (``find_me_too``), else just its id."""
+    if parent is None:
+        return ParentCase()
+    phrase = find_me_too(text)
+    if phrase is None or (customer is not None and parent.customer_key == customer):
+        return ParentCase(parent.post_id)
+    shown = ", ".join(f"{k}={v}" for k, v in parent.labels.items())
+    why = f"'me too' reply ({phrase}) to post {parent.post_id}: takes its case ({shown or 'no labels'}"
+    why += f", queue {parent.queue})" if parent.queue else ")"
+    return ParentCase(parent.post_id, True, dict(parent.labels), parent.queue, parent.priority, parent.triggers,
+                      (why,))
 
 
 def gather_context(
@@ -106,7 +153,8 @@ def gather_context(
     when = (now or post.created_at or datetime.now(UTC)).astimezone(UTC)
     identity = identity_of(prepared, brand, key, refs) if key is not None else None
     customer = provider.find_customer(identity) if identity is not None else None
-    thread_id = resolve_thread(provider, refs, post.id)
+    parent = find_parent(provider, refs, post.id)
+    thread_id = resolve_thread(provider, refs, post.id, parent)
     text_hash = text_key(prepared.redacted_text, key)
     since = when - timedelta(days=config.case_window_days)
     prior = provider.recent_posts_for_customer(customer, since=since, limit=config.recent_limit) if customer else []
@@ -121,4 +169,6 @@ def gather_context(
         earlier = provider.posts_with_text_hash(brand, text_hash, since=since, limit=config.recent_limit)
         earlier = [p for p in earlier if p.created_at <= when]
         repost = detect_repost(post.id, customer, earlier, config.campaign_customers) if earlier else None
-    return _result(customer, thread_id, chase.phrases, chase.chase_only, chase.stated_count, follow, reply, repost)
+    case = parent_case(parent, prepared.redacted_text, customer) if not follow.is_follow_up else ParentCase(
+        parent.post_id if parent else None)
+    return _result(customer, thread_id, chase, follow, reply, repost, case)

@@ -32,7 +32,11 @@ ENTITY_KINDS: frozenset[str] = frozenset({"email", "phone", "order_id"})
 # Post.metadata keys that carry the caller's references (the Post type has no fields for them).
 REF_KEYS: tuple[str, ...] = ("thread_id", "parent_id", "customer_id")
 
+# Channels whose author handle is the customer's phone number.
+PHONE_HANDLE_CHANNELS: frozenset[str] = frozenset({"whatsapp"})
+
 _NON_DIGIT = re.compile(r"\D")
+_PHONE_HANDLE = re.compile(r"^\+?[\d\s().-]{9,24}$")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
@@ -159,6 +163,15 @@ def entity_hashes(key: IdentityKey, brand: str, entities: EntitiesResult | Seque
     return out
 
 
+def handle_phone(channel: str, handle: str) -> str | None:
+    """The phone number a handle is, on channels whose handles are phone numbers (WhatsApp): the same
+    customer writing on Facebook with that number in the text is recognised. Else None."""
+    if channel not in PHONE_HANDLE_CHANNELS or not _PHONE_HANDLE.match(handle.strip()):
+        return None
+    digits = normalise_phone(handle)
+    return digits if 9 <= len(digits) <= 15 else None
+
+
 def post_identity(
     key: IdentityKey,
     *,
@@ -174,7 +187,10 @@ def post_identity(
         found.append(IdentityHash("customer_id", key.digest(brand, "customer_id", customer_id.strip())))
     if handle and handle.strip().lstrip("@"):
         found.append(IdentityHash("handle", key.digest(brand, "handle", normalise_handle(channel, handle))))
-    found += entity_hashes(key, brand, entities)
+        phone = handle_phone(channel, handle)
+        if phone is not None:
+            found.append(IdentityHash("phone", key.digest(brand, "phone", phone)))
+    found += [h for h in entity_hashes(key, brand, entities) if h not in found]
     rank = {kind: i for i, kind in enumerate(IDENTITY_KINDS)}
     return PostIdentity(brand, tuple(sorted(found, key=lambda h: rank[h.kind])))
 

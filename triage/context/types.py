@@ -29,6 +29,9 @@ class PriorPost:
     redacted_text: str = ""
     is_follow_up: bool = False
     resolved: bool = False
+    queue: str | None = None
+    priority: str | None = None
+    triggers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class ContextConfig:
     open_window_days: float = 7.0  # a chase with no thread or order in common refers to open posts this recent
     repost_window_days: float = 3.0
     recent_limit: int = 50
+    urgency_head: str = "urgency"  # the head whose label a repeated contact raises
     # (contacts, urgency at least): the third contact on a case is at least `high`.
     floors: tuple[tuple[int, str], ...] = ((2, "normal"), (3, "high"))
     campaign_customers: int = 3  # this many different customers posting the same text is a campaign
@@ -83,6 +87,11 @@ class ContextResult(BaseModel):
     last_brand_reply_at: datetime | None = None
     urgency_floor: str | None = Field(default=None, description="Urgency this post must have at least.")
     repost: RepostResult | None = None
+    parent_post_id: str | None = Field(default=None, description="The stored parent of a reply.")
+    me_too: bool = Field(default=False, description="A 'me too' reply: it takes its parent's case.")
+    case_queue: str | None = Field(default=None, description="Queue of the case's latest post (or the parent's).")
+    case_priority: str | None = None
+    case_triggers: list[str] = Field(default_factory=list, description="Triggers of the parent of a 'me too'.")
     reasons: list[str] = Field(default_factory=list)
 
 

@@ -127,6 +127,30 @@ class HideGuardSpec(_Strict):
                                      "brand; without it they take the default route.")
 
 
+class IncidentsSpec(_Strict):
+    """Route every post of an open incident (``triage.stream``) to one queue, with one reason."""
+
+    route_to: str = Field(description="The PR / crisis queue.")
+    priority: Priority = Field(default="P2", description="At least this priority (a stricter rule keeps its own).")
+    actions: list[Action] = Field(default_factory=lambda: list[Action](["escalate", "reply"]), min_length=1)
+    templates: list[str] | None = None
+    needs_human: bool = False
+    when: list[Id] = Field(default_factory=list, description="Trigger names (outage, phishing...) or incident "
+                           "kinds (volume, viral, trigger) that make an incident count; empty: every incident.")
+
+
+class FollowUpsSpec(_Strict):
+    """How a follow-up on a case (and a 'me too' reply to a stored post) is routed."""
+
+    same_queue: bool = Field(default=True, description="Send it to the case's queue (never open a second case).")
+    keep_queues: list[str] = Field(default_factory=list, description="A post whose own route is one of these "
+                                   "queues (e.g. crisis) stays there.")
+    raise_priority: bool = Field(default=True, description="At least the case's priority, and the priority "
+                                 "`priority_sla` gives its (raised) urgency.")
+    escalate_after: int = Field(default=3, ge=0, description="Escalate a follow-up from this contact on when no "
+                                "brand reply came since the customer's last post (0: never).")
+
+
 class NeedsHumanSpec(_Strict):
     uncertain_heads: Literal["all"] | list[str] = "all"
     labels: dict[str, list[str]] = Field(default_factory=dict, description="Head -> labels a person must see.")
@@ -156,6 +180,10 @@ class PolicySpec(_Strict):
                                               "SLA a post of that priority gets at least.")
     rules: list[RuleSpec] = Field(default_factory=list)
     default: ThenSpec
+    triggers: dict[Id, WhenSpec] = Field(default_factory=dict, description="Critical trigger name -> the "
+                                         "conditions that name it (the crisis detector's single-post signals).")
+    incidents: IncidentsSpec | None = None
+    follow_ups: FollowUpsSpec = Field(default_factory=FollowUpsSpec)
 
 
 @dataclass
@@ -179,6 +207,7 @@ class Policy:
     library: ReplyLibrary | None = None
     uncertain_heads: list[str] = field(default_factory=list)
     hide_guard: HideGuard = field(default_factory=HideGuard)
+    triggers: list[tuple[str, Condition]] = field(default_factory=list)
     doc: SourceDoc | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -281,18 +310,21 @@ class _Checker:
             if msg:
                 self.add(loc, msg)
 
+    def templates(self, templates: list[str] | None, loc: Loc) -> None:
+        for i, template in enumerate(templates or []):
+            if self.template_ids is None:
+                self.add((*loc, "templates", i), "templates are named but the policy has no reply_library")
+            elif template not in self.template_ids:
+                self.add((*loc, "templates", i), f"unknown template {template!r} "
+                         f"{suggest_names(template, sorted(self.template_ids))}")
+
     def then(self, then: ThenSpec, loc: Loc) -> None:
         self.queue(then.queue, (*loc, "queue"))
         if "none" in then.actions and len(then.actions) > 1:
             self.add((*loc, "actions"), "'none' cannot be combined with other actions")
         if len(set(then.actions)) != len(then.actions):
             self.add((*loc, "actions"), "an action is listed twice")
-        for i, template in enumerate(then.templates or []):
-            if self.template_ids is None:
-                self.add((*loc, "templates", i), "templates are named but the policy has no reply_library")
-            elif template not in self.template_ids:
-                self.add((*loc, "templates", i), f"unknown template {template!r} "
-                         f"{suggest_names(template, sorted(self.template_ids))}")
+        self.templates(then.templates, loc)
         if then.sla is not None:
             self.urgency_label(then.sla, (*loc, "sla"))
         if then.sla_around_the_clock is not None and then.sla_minutes is None:
@@ -317,7 +349,26 @@ class _Checker:
         self._needs_human()
         self._rules()
         self._hide_guard()
+        self._stream()
         return self.issues
+
+    def _stream(self) -> None:
+        """``triggers``, ``incidents`` and ``follow_ups``: known queues and templates, no empty trigger."""
+        s = self.spec
+        for name, when in s.triggers.items():
+            if when.is_empty():
+                self.add(("triggers", name), "a trigger needs conditions (an empty block would name every post)")
+            self.issues += validate_when(when, self.schema, ("triggers", name))
+        if s.incidents is not None:
+            loc: Loc = ("incidents",)
+            self.queue(s.incidents.route_to, (*loc, "route_to"))
+            self.templates(s.incidents.templates, loc)
+            if "none" in s.incidents.actions and len(s.incidents.actions) > 1:
+                self.add((*loc, "actions"), "'none' cannot be combined with other actions")
+            if "hide" in s.incidents.actions:
+                self.add((*loc, "actions"), "posts of an incident are never hidden")
+        for i, queue in enumerate(s.follow_ups.keep_queues):
+            self.queue(queue, ("follow_ups", "keep_queues", i))
 
     def _queues_and_calendar(self) -> None:
         s = self.spec
@@ -495,6 +546,7 @@ def load_policy(
         library=library,
         uncertain_heads=heads if spec.needs_human.uncertain_heads == "all" else list(spec.needs_human.uncertain_heads),
         hide_guard=HideGuard(spec.hide_guard.extra_words),
+        triggers=[(name, Condition(when)) for name, when in spec.triggers.items()],
         doc=doc,
     )
 
@@ -524,6 +576,11 @@ def summarise(policy: Policy) -> list[str]:
         f"{len(s.rules)} rules, then default -> {s.default.queue} {s.default.priority}",
         f"{len(s.sla)} SLA rows, {len(s.private_when)} private-reply conditions",
     ]
+    if s.triggers:
+        lines.append(f"{len(s.triggers)} critical triggers: {', '.join(s.triggers)}")
+    if s.incidents is not None:
+        when = ", ".join(s.incidents.when) or "every incident"
+        lines.append(f"posts of open incidents ({when}) -> {s.incidents.route_to} {s.incidents.priority}")
     covered = {lang for qs in s.queues.values() for lang in qs.languages}
     uncovered = [lang for lang in LANGUAGES if lang not in covered]
     if uncovered:

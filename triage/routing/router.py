@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from triage.errors import InputError
 from triage.routing.conditions import MatchContext
 from triage.routing.policy import CompiledRule, Policy, SlaRow, ThenSpec
+from triage.routing.stream import case_route, context_match, find_triggers, incident_route
 from triage.types import (
     PRIVATE_CHANNELS,
     Classification,
@@ -21,6 +22,7 @@ from triage.types import (
     PostContext,
     ReplyMode,
     RoutingDecision,
+    TriageContext,
 )
 
 
@@ -81,12 +83,20 @@ class PolicyRouter:
     def route(self, context: PostContext, classification: Classification, now: datetime) -> RoutingDecision:
         p = self.policy
         post = context.post
-        ctx = match_context(context, classification)
+        # 0. The post's stream: the decision's labels (a 'me too' takes its parent's, a repeated contact
+        # raises urgency) and the critical triggers it names.
+        ctx, context_reasons = context_match(match_context(context, classification), context.history,
+                                             p.spec.urgency_head)
+        triggers, trigger_reasons = find_triggers(p, ctx, context)
         # 1. First matching rule, else the default route; 2. a hide must pass its guards.
         r = self._match_rule(ctx)
         if "hide" in r.then.actions:
             self._guard_hide(r, ctx, classification, ctx.text)
-        reasons, then = r.reasons, r.then
+        # 2b. An open incident, else the post's case, may take it elsewhere (one reason each).
+        self._stream_route(r, context.history, ctx)
+        if r.rule_id != "incidents":
+            r.reasons[1:1] = trigger_reasons
+        reasons, then = [*context_reasons, *r.reasons], r.then
         # 3. The queue must speak the post's language.
         queue, uncovered_language = self._queue_for_language(then.queue, ctx.language, reasons)
         # 4. Reply mode. Without a reply action the mode is still reported (an agent may answer anyway), but
@@ -114,7 +124,20 @@ class PolicyRouter:
             needs_human=needs_human,
             reasons=reasons,
             templates=list(then.templates or []),
+            triggers=triggers,
         )
+
+    def _stream_route(self, r: _Route, history: TriageContext | None, ctx: MatchContext) -> None:
+        """The policy's incident route for a post of an open incident, else its case's route (follow-ups)."""
+        incident = incident_route(self.policy, history, r.then, r.rule_id)
+        if incident is not None:
+            r.then, r.rule_id, r.reasons = incident[0], "incidents", [incident[1]]
+            return
+        urgency_head = self.policy.spec.urgency_head
+        case = case_route(self.policy, history, r.then, ctx.labels.get(urgency_head) if urgency_head else None)
+        if case is not None:
+            r.then = case[0]
+            r.reasons.append(case[1])
 
     def _match_rule(self, ctx: MatchContext) -> _Route:
         for rule in self.policy.rules:

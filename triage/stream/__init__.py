@@ -6,7 +6,9 @@ when there is no embedding), virality (observed and stated engagement counts) an
 triggers. They open, grow and resolve de-duplicated incidents with their evidence. State is plain data
 behind a small compare-and-set store, so several workers can share it. See ``triage/stream/README.md``.
 
-Imports numpy, pydantic and the standard library only.
+``IncidentTracker`` connects it to the engine (``triage.engine.StreamHooks.incidents``).
+
+Imports numpy, pydantic, the standard library and the core's ``triage.context`` (keyed author pseudonyms).
 """
 
 from triage.stream.config import DetectorConfig, WindowRule
@@ -20,6 +22,7 @@ from triage.stream.events import (
     author_key,
 )
 from triage.stream.store import InMemoryStore, Snapshot, StateStore
+from triage.stream.tracker import IncidentTracker, incident_ref
 
 __all__ = [
     "CrisisDetector",
@@ -28,6 +31,7 @@ __all__ = [
     "Incident",
     "IncidentChange",
     "IncidentTopic",
+    "IncidentTracker",
     "Observation",
     "Snapshot",
     "StateConflictError",
@@ -35,4 +39,5 @@ __all__ = [
     "StreamEvent",
     "WindowRule",
     "author_key",
+    "incident_ref",
 ]

@@ -110,8 +110,37 @@ class CrisisDetector:
                 changes += state.advance(now.timestamp())
         return changes
 
-    def incidents(self, brand: str, *, include_resolved: bool = True) -> list[Incident]:
-        state = self._states.get(brand) or self._load(brand)
+    def sweep(self, now: datetime, brands: Iterable[str] | None = None) -> list[IncidentChange]:
+        """``tick`` with the store as the source of truth (compare-and-set, like ``process``): for a timer
+        in each server worker, so that quiet incidents resolve when no posts arrive."""
+        changes: list[IncidentChange] = []
+        for brand in sorted(set(brands) if brands is not None else set(self.brands())):
+            for _attempt in range(MAX_ATTEMPTS):
+                state = self._fresh(brand)
+                if state.started is None:
+                    break
+                found = state.advance(now.timestamp())
+                version = self.store.save(brand, state.to_dict(), self._versions.get(brand, 0))
+                if version is not None:
+                    self._versions[brand] = version
+                    self._dirty.discard(brand)
+                    changes += found
+                    break
+                self._states.pop(brand, None)
+            else:
+                raise StateConflictError(f"could not save stream state of brand {brand!r} after {MAX_ATTEMPTS} attempts")
+        return changes
+
+    def incident(self, brand: str, incident_id: str, *, fresh: bool = False) -> Incident | None:
+        """One incident of ``brand`` (``fresh``: re-read the store if another worker saved since)."""
+        state = self._fresh(brand) if fresh else (self._states.get(brand) or self._load(brand))
+        assert state.book is not None
+        record = state.book.records.get(incident_id)
+        return record.public() if record is not None else None
+
+    def incidents(self, brand: str, *, include_resolved: bool = True, fresh: bool = False) -> list[Incident]:
+        """The brand's incidents (``fresh``: re-read the store if another worker saved since)."""
+        state = self._fresh(brand) if fresh else (self._states.get(brand) or self._load(brand))
         assert state.book is not None
         records = state.book.records.values()
         return [r.public() for r in records if include_resolved or r.state != "resolved"]

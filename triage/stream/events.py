@@ -8,13 +8,14 @@ validated one float at a time. ``Incident`` is the output: a pydantic model, so 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from triage.context.identity import IdentityKey, normalise_handle
 
 IncidentKind = Literal["volume", "viral", "trigger"]
 IncidentState = Literal["opened", "growing", "resolved"]
@@ -48,10 +49,14 @@ class StreamEvent:
             raise ValueError("StreamEvent.time must be timezone-aware")
 
 
-def author_key(brand: str, channel: str, handle: str) -> str:
-    """A stable pseudonym for an author: enough to count distinct people, useless to identify one."""
-    digest = hashlib.blake2b(f"{brand}\x1f{channel}\x1f{handle}".encode(), digest_size=8).hexdigest()
-    return f"a{digest}"
+def author_key(brand: str, channel: str, handle: str, key: IdentityKey) -> str:
+    """A stable pseudonym for an author: enough to count distinct people, useless to identify one.
+
+    A keyed hash (HMAC-SHA256 with ``TRIAGE_IDENTITY_KEY``, like every identity hash in
+    ``triage.context.identity``), in a namespace of its own: without the key nobody can test whether a
+    known handle wrote a post, and it never equals the post store's handle hash.
+    """
+    return "a" + key.digest(brand, "stream_author", normalise_handle(channel, handle))[:16]
 
 
 class IncidentTopic(BaseModel):
