@@ -103,4 +103,67 @@ def calibrate_model(model: MultiHeadModel, dev: dict[str, list[Example]], config
             calibration[head.name] = {"temperature": 1.0, "threshold": head.threshold, "n_dev": 0}
         calibration[head.name]["min_margin"] = head.min_margin
         calibration[head.name]["dev_sources"] = names
+    public = [h.name for h in model.head_specs if not h.auxiliary]
+    apply_joint_thresholds(calibration, logits, dev, public, config.calibration)
     return calibration, metrics
+
+
+def joint_thresholds(probs: dict[str, np.ndarray], labels: dict[str, np.ndarray], min_margins: dict[str, float],
+                     budget: float, grid: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-head thresholds that leave the fewest silent errors while flagging at most ``budget`` of the posts.
+
+    A post is flagged (sent to a person) when any head's confidence is under its threshold or its top-2
+    margin under the head's minimum; it is a silent error when some head is wrong and it is not flagged.
+    Thresholds per head are picked jointly from ``grid`` (exhaustively: 3 heads x 27 values); per-head
+    accuracy targets cannot see that the heads' uncertainties overlap on the same posts.
+    """
+    heads = list(probs)
+    grid = np.round(np.arange(0.30, 0.951, 0.025), 3) if grid is None else grid
+    conf = {h: probs[h].max(axis=1) for h in heads}
+    wrong = np.zeros(len(next(iter(labels.values()))), bool)
+    margin_flag = np.zeros_like(wrong)
+    for h in heads:
+        top2 = np.sort(probs[h], axis=1)[:, -2:]
+        margin_flag |= (top2[:, 1] - top2[:, 0]) < min_margins.get(h, 0.0)
+        wrong |= probs[h].argmax(axis=1) != labels[h]
+    below = [conf[h][None, :] < grid[:, None] for h in heads]  # (grid, posts) per head
+    flagged = margin_flag[None, :]
+    for i, b in enumerate(below):
+        shape = [1] * len(heads) + [b.shape[1]]
+        shape[i] = len(grid)
+        flagged = flagged | b.reshape(shape)
+    flag_rate = flagged.mean(axis=-1)
+    silent = (wrong & ~flagged).mean(axis=-1)
+    feasible = flag_rate <= budget
+    if not feasible.any():
+        best = np.unravel_index(np.argmin(flag_rate), flag_rate.shape)
+    else:
+        score = np.where(feasible, silent + 1e-3 * flag_rate, np.inf)  # ties: the fewer flagged
+        best = np.unravel_index(np.argmin(score), score.shape)
+    chosen = {h: float(grid[best[i]]) for i, h in enumerate(heads)}
+    return chosen, {"flagged": float(flag_rate[best]), "silent_errors": float(silent[best]),
+                    "wrong_any": float(wrong.mean()), "posts": len(wrong), "budget": budget}
+
+
+def apply_joint_thresholds(calibration: dict[str, Any], logits: dict[str, dict[str, np.ndarray]],
+                           dev: dict[str, list[Example]], heads: list[str], config: CalibrationConfig) -> None:
+    """Replace the public heads' thresholds in ``calibration`` by :func:`joint_thresholds` on the preferred
+    dev sources' posts that are labeled for every public head (when ``human_budget`` is set)."""
+    if config.human_budget is None:
+        return
+    names = [n for n in dev if config.sources is None or n in config.sources]
+    probs: dict[str, list[np.ndarray]] = {h: [] for h in heads}
+    labels: dict[str, list[np.ndarray]] = {h: [] for h in heads}
+    for name in names:
+        rows = [i for i, e in enumerate(dev[name]) if all(h in e.labels for h in heads)]
+        for h in heads:
+            probs[h].append(softmax(logits[name][h][rows], calibration[h]["temperature"]))
+            labels[h].append(np.array([dev[name][i].labels[h] for i in rows], dtype=int))
+    if not any(len(p) for parts in probs.values() for p in parts):
+        return
+    chosen, report = joint_thresholds({h: np.concatenate(probs[h]) for h in heads},
+                                      {h: np.concatenate(labels[h]) for h in heads},
+                                      {h: calibration[h].get("min_margin", 0.0) for h in heads}, config.human_budget)
+    for h, t in chosen.items():
+        calibration[h]["threshold"] = t
+        calibration[h]["joint"] = report

@@ -94,6 +94,8 @@ def export(
     int8: bool | None = typer.Option(None, "--int8/--no-int8", help="Try int8 weights (default: as the recipe says)."),
     test: bool | None = typer.Option(None, "--test/--no-test", help="Evaluate on the test splits for the model card."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for export and evaluation."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="Take the calibration and export sections from this "
+                                       "recipe instead of the one the checkpoint was trained with."),
     previous: Path | None = typer.Option(None, "--previous", help="Model folder to compare with on the same test "
                                          "rows (default: the model OUT_DIR holds now, which this export replaces)."),
 ) -> None:
@@ -103,7 +105,8 @@ def export(
     from training.export import export_artifact
 
     with user_errors():
-        metrics = export_artifact(checkpoint, out_dir, int8=int8, evaluate_test=test, threads=threads, previous=previous)
+        metrics = export_artifact(checkpoint, out_dir, int8=int8, evaluate_test=test, threads=threads, previous=previous,
+                                  recipe=recipe)
     onnx = metrics["onnx"]
     typer.echo(f"wrote {out_dir} ({onnx['weights']}, {onnx['bytes'] / 1e6:.1f} MB)")
     real = metrics.get("real")

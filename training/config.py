@@ -122,6 +122,11 @@ class CalibrationConfig(_Strict):
     max_threshold: float = Field(default=0.90, ge=0, le=1)
     sources: list[str] | None = Field(
         default=None, description="Dev sources that temperatures and thresholds are fitted on (None: all).")
+    human_budget: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Tune the public heads' thresholds jointly: the fewest silent errors (wrong on a head, not "
+        "flagged) on the preferred dev posts while flagging at most this share of them. None: per-head "
+        "target_accuracy.")
 
 
 class AdaptConfig(_Strict):

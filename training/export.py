@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from training.calibrate import calibrate_head
+from training.calibrate import apply_joint_thresholds, calibrate_head
 from training.checkpoint import CHECKPOINT_JSON, METRICS_JSON, checkpoint_dir
 from training.config import TrainConfig
 from training.data import Data, encode_examples, load_data
@@ -453,10 +453,17 @@ class Candidate:
     batch_invariance: float
 
 
-def load_checkpoint(checkpoint: Path) -> Loaded:
+def load_checkpoint(checkpoint: Path, recipe: Path | None = None) -> Loaded:
+    """The checkpoint, with ``recipe``'s ``calibration`` and ``export`` sections when given (how to calibrate
+    and export can change after training; what was trained cannot)."""
     ckpt_dir = checkpoint_dir(Path(checkpoint))
     ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
     config = TrainConfig.model_validate(ckpt["config"])
+    if recipe is not None:
+        from training.config import load_config
+
+        newer = load_config(recipe)
+        config = config.model_copy(update={"calibration": newer.calibration, "export": newer.export})
     model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
     return Loaded(ckpt_dir, ckpt, config, load_schema(config.schema_path), model, ckpt_dir / TOKENIZER_FILE)
 
@@ -547,6 +554,7 @@ def calibrate_runtime(schema: LabelSchema, logits: dict[str, dict[str, np.ndarra
         else:
             calibration[h.name] = {"temperature": 1.0, "threshold": h.threshold}
         calibration[h.name] |= {"min_margin": h.min_margin, "dev_sources": names}
+    apply_joint_thresholds(calibration, logits, dev, [h.name for h in schema.heads], config.calibration)
     return calibration
 
 
@@ -630,14 +638,14 @@ def write_card_and_metrics(out_dir: Path, metrics: Metrics, loaded: Loaded, cali
 
 
 def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None, evaluate_test: bool | None = None,
-                    threads: int = 2, previous: Path | None = None) -> dict[str, Any]:
+                    threads: int = 2, previous: Path | None = None, recipe: Path | None = None) -> dict[str, Any]:
     """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``.
 
     ``previous``: the model folder to compare with on the test splits (default: what ``out_dir`` holds now,
     which this export replaces). Returns metrics.json's content.
     """
     set_threads(threads)
-    loaded = load_checkpoint(checkpoint)
+    loaded = load_checkpoint(checkpoint, recipe)
     config, out_dir = loaded.config, Path(out_dir)
     do_test = config.export.evaluate_test if evaluate_test is None else evaluate_test
     data, dev = load_export_data(loaded)
