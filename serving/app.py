@@ -12,10 +12,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from serving import lifecycle
+from serving.deps import single_query_values
 from serving.errors import install_handlers
 from serving.exits import EXIT_CONFIG
 from serving.metrics import Metrics
@@ -76,7 +77,7 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
     )
     install_handlers(app, paths=frozenset(route.path for route in routes))
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(single_query_values)])
     install_openapi(app, auth_on=settings.auth_enabled)
     return app
 

@@ -102,3 +102,14 @@ LogDep = Annotated[RequestLog, Depends(get_log)]
 CallerDep = Annotated[Principal | None, Depends(get_caller)]
 PostStoreDep = Annotated[PostStore, Depends(get_post_store)]
 TrackerDep = Annotated[IncidentTracker, Depends(get_tracker)]
+
+
+def single_query_values(request: Request) -> None:
+    """Every query parameter of this API is a single value: a repeated one is refused, not silently
+    reduced to its last copy (``?brand=a&brand=b`` must not read brand b's data for a caller asking for a)."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            raise ApiError(422, "invalid_request", f"query parameter {key!r} is given more than once; give it once",
+                           field=key)
+        seen.add(key)
