@@ -53,10 +53,16 @@ def _schema(model: Path | None) -> Any:
     return read_manifest(model or default_model_dir()).label_schema
 
 
-def _registry(path: Path | None) -> Any:
+def _registry(path: Path | None, *, create: bool = False) -> Any:
+    """The registry; an explicitly named folder must exist unless the command creates one (``add``), so a
+    mistyped ``--registry`` is an error rather than an empty registry."""
     from learning.registry import Registry
 
-    return Registry(path)
+    registry = Registry(path)
+    if path is not None and not create and not registry.file.is_file():
+        raise InputError(f"{path} holds no registry ({registry.file.name}); `triage models add MODEL --registry "
+                         f"{path}` creates one", code="no_registry", field="registry")
+    return registry
 
 
 def _audit(action: str, *, actor: str, model_version: str | None, reason: str, store_url: str | None,
@@ -187,7 +193,7 @@ def models_add(
     with user_errors():
         trained = _run_info(run) if run is not None else None
         warm = (trained or {}).get("warm_start") or {}
-        entry = _registry(registry).add(model_dir, parent=parent or warm.get("from_version"), source=str(run or model_dir))
+        entry = _registry(registry, create=True).add(model_dir, parent=parent or warm.get("from_version"), source=str(run or model_dir))
         key = model_key(model_dir)
     if trained is not None:
         counts = warm.get("counts", {})
@@ -327,10 +333,22 @@ def review_next(
     from learning.review import next_posts
 
     with user_errors():
+        if brand is not None:
+            _known_brand(brand)
         model_dir = model or _registry(registry).live_dir()
         picks = next_posts(model_dir, store_url, _db(db), limit=limit, pool=pool, brand=brand)
     for item in picks:
         typer.echo(json.dumps(item, ensure_ascii=False))
+
+
+def _known_brand(brand: str) -> None:
+    """A brand must have a policy (``data/policies/<brand>.yaml``): a typo is an error, not an empty queue."""
+    from triage.resources import policies_dir
+
+    known = sorted(p.stem for p in policies_dir().glob("*.yaml"))
+    if brand not in known:
+        raise InputError(f"unknown brand {brand!r} (brands with a policy: {', '.join(known) or 'none'})",
+                         code="unknown_brand", field="brand")
 
 
 def register(app: typer.Typer) -> None:

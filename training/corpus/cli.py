@@ -57,7 +57,7 @@ def check(
     with user_errors():
         corpus_dir, schema_path = _defaults()
         folder = corpus or corpus_dir
-        if not folder.is_dir():
+        if not folder.is_dir() or not all((folder / f"{split}.jsonl").is_file() for split in ("train", "dev", "test")):
             raise InputError(f"{folder} is not a corpus folder (train/dev/test.jsonl); build it with `triage data build`",
                              code="no_corpus", field="corpus")
         report = check_corpus(folder, load_schema(schema_path), Minimums() if minimums else None)
