@@ -34,7 +34,7 @@ from serving.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
 from serving.settings import ServeSettings, export_for_workers
 from triage.artifact import read_manifest
 from triage.errors import ConfigError
-from triage.resources import default_model_dir
+from triage.resources import default_model_dir, resolve_model_dir
 
 log = logging.getLogger("triage.serving")
 
@@ -74,10 +74,11 @@ def bind_host(settings: ServeSettings) -> str:
 
 def check_model(settings: ServeSettings) -> None:
     """Fail before starting any worker when there is no model (ModelNotInstalledError, one clear line)."""
-    read_manifest(settings.model_dir or default_model_dir())
+    read_manifest(resolve_model_dir(settings.model_dir) if settings.model_dir else default_model_dir())
 
 
-def uvicorn_config(settings: ServeSettings, *, factory: str, host: str, logging_config: dict[str, Any]) -> uvicorn.Config:
+def uvicorn_config(settings: ServeSettings, *, factory: str, host: str,
+                   logging_config: dict[str, Any]) -> uvicorn.Config:
     """What every worker runs: the app factory under uvicorn, with the API's HTTP protocol and timeouts."""
     return uvicorn.Config(
         factory,

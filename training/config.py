@@ -49,7 +49,8 @@ class SourceConfig(_Strict):
     splits: list[Split] = Field(default_factory=lambda: list(SPLITS),
                                 description="Which of the source's splits are used at all.")
     limit: int | None = Field(default=None, gt=0, description="Keep at most this many rows per split (seeded).")
-    per_epoch: int | None = Field(default=None, gt=0, description="Train rows drawn per epoch (seeded, without replacement).")
+    per_epoch: int | None = Field(default=None, gt=0,
+                                  description="Train rows drawn per epoch (seeded, without replacement).")
     weight: float = Field(default=1.0, gt=0.0, description="Loss weight of this source's examples.")
     distill_only: bool = Field(default=False, description="Texts used only as unlabeled distillation input.")
     split_seed: int = Field(default=13, description="Seed of the stratified split for sources without one.")
@@ -82,7 +83,8 @@ class VocabConfig(_Strict):
     """Vocabulary trimming (see ``training.vocab``)."""
 
     trim: bool = True
-    budget: int = Field(default=60_000, ge=0, description="Target number of pieces; observed and single-character pieces always stay.")
+    budget: int = Field(default=60_000, ge=0,
+                        description="Target number of pieces; observed and single-character pieces always stay.")
     keep_single_chars: bool = True
     keep_all_scripts: list[str] = Field(default_factory=lambda: ["HEBREW"],
                                         description="Unicode script names whose pieces are all kept.")
@@ -111,13 +113,15 @@ class OptimConfig(_Strict):
     threads: int = Field(default=2, gt=0)
     device: str = Field(default="cpu", pattern=r"^(cpu|cuda(:\d+)?|auto)$",
                         description="cpu (the shipped recipe's target), cuda, or auto (CUDA when present).")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="auto: bf16 autocast on CUDA and on CPUs with AMX / AVX-512 BF16, else fp32.")
     select_on: list[str] | None = Field(
         default=None, description="Dev sources whose macro-F1 picks the best epoch (None: every dev source).")
 
 
 class CalibrationConfig(_Strict):
-    target_accuracy: float = Field(default=0.90, gt=0, le=1,
-                                   description="Threshold = lowest confidence whose dev accuracy above it reaches this.")
+    target_accuracy: float = Field(
+        default=0.90, gt=0, le=1, description="Threshold = lowest confidence whose dev accuracy above it reaches this.")
     min_threshold: float = Field(default=0.30, ge=0, le=1)
     max_threshold: float = Field(default=0.90, ge=0, le=1)
     sources: list[str] | None = Field(
@@ -150,7 +154,8 @@ class SelfTrainConfig(_Strict):
     min_confidence: dict[str, float] = Field(
         default_factory=lambda: {"intent": 0.9, "sentiment": 0.9, "urgency": 0.85},
         description="Per head: the calibrated probability a pseudo-label needs (below it the head stays unknown).")
-    max_per_label: int = Field(default=1500, gt=0, description="Cap per (head, label), so the majority class does not flood.")
+    max_per_label: int = Field(default=1500, gt=0,
+                               description="Cap per (head, label), so the majority class does not flood.")
     weight: float = Field(default=0.5, gt=0, description="Loss weight of pseudo-labeled examples.")
     per_epoch: int | None = Field(default=4000, gt=0, description="Pseudo-labeled rows drawn per epoch.")
 

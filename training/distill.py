@@ -78,12 +78,13 @@ def distill(config: TrainConfig, data: Data, teacher_dir: Path, out_dir: Path, t
 
     def loss(logits: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         assert batch.soft is not None
-        return d.alpha * kd_loss(logits, batch.soft, d.temperature) + (1 - d.alpha) * masked_cross_entropy(logits, batch, cw)
+        return d.alpha * kd_loss(logits, batch.soft, d.temperature) + (1 - d.alpha) * masked_cross_entropy(logits,
+                                                                                                           batch, cw)
 
     o = config.optim
     spec = FitSpec("student", d.epochs, d.batch_size, d.lr, d.head_lr, o.weight_decay, o.warmup_ratio, o.grad_clip,
                    d.patience, d.max_minutes, o.freeze_embeddings, o.bucket_batches, o.eval_batch_size, config.seed + 1,
-                   tuple(o.select_on) if o.select_on else None)
+                   tuple(o.select_on) if o.select_on else None, o.precision)
     result = fit(student, pool, data.caps, data.dev, weights, loss, spec, out_dir, resume)
     public = {h.name for h in data.heads if not h.auxiliary}
     extra = {"student_layers": list(d.layers), "teacher_dev": teacher_metrics["dev"],

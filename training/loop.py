@@ -1,13 +1,17 @@
 """The training loop: optimiser, epochs, dev evaluation, early stopping, resumable state.
 
 Runs on the CPU (the shipped recipe's target: 2 threads) or on a CUDA device when the config asks for
-one (bf16 autocast); the same code and data either way.
+one; the same code and data either way. Matrix multiplies run in bf16 (autocast) where the hardware does
+bf16 natively: CUDA, and CPUs with AMX or AVX-512 BF16 (measured on one: a training step of the 12-layer
+encoder 2.0 s fp32 -> 1.0 s bf16, 2 threads); fp32 elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,11 +44,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX or AVX-512 BF16); on others bf16 would be emulated, slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\b(amx_bf16|avx512_bf16)\b", flags) is not None
+
+
+def uses_bf16(device: torch.device, precision: str) -> bool:
+    """``precision`` auto: bf16 on CUDA and on bf16-capable CPUs, fp32 elsewhere; fp32 / bf16: as asked."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+
+
 @contextlib.contextmanager
-def autocast(device: torch.device) -> Iterator[None]:
-    """bf16 autocast on CUDA (several times faster there); plain fp32 on the CPU."""
-    if device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+def autocast(device: torch.device, precision: str = "auto") -> Iterator[None]:
+    """bf16 autocast where :func:`uses_bf16` says so (weights and optimiser state stay fp32); plain fp32 otherwise."""
+    if uses_bf16(device, precision):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             yield
     else:
         yield
@@ -78,6 +99,7 @@ class FitSpec:
     eval_batch_size: int
     seed: int
     select_on: tuple[str, ...] | None = None  # dev sources early stopping looks at (None: all)
+    precision: str = "auto"  # see uses_bf16
 
 
 @dataclass
@@ -94,7 +116,8 @@ class FitResult:
         return self.examples_seen / self.train_seconds if self.train_seconds else 0.0
 
 
-def make_optimizer(model: MultiHeadModel, spec: FitSpec, total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+def make_optimizer(model: MultiHeadModel, spec: FitSpec, total_steps: int) -> tuple[torch.optim.Optimizer,
+                                                                                    torch.optim.lr_scheduler.LambdaLR]:
     if spec.freeze_embeddings:
         model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     decay, no_decay, heads = [], [], []
@@ -136,14 +159,17 @@ def fit(model: MultiHeadModel, pool: dict[str, list[Example]], caps: dict[str, i
     if resume and (state_dir / "state.json").is_file():
         info = load_state(state_dir, model, optimizer, scheduler)
         start_epoch = info["epoch"] + 1
-        best_score, best_epoch, bad, history = info["best_score"], info["best_epoch"], info["bad_epochs"], info["history"]
+        best_score, best_epoch = info["best_score"], info["best_epoch"]
+        bad, history = info["bad_epochs"], info["history"]
         train_seconds, seen = info["train_seconds"], info["examples_seen"]
         resumed_from = info["epoch"]
-        log.info("%s: resumed after epoch %d (best %.4f at epoch %d)", spec.name, start_epoch, best_score, best_epoch + 1)
+        log.info("%s: resumed after epoch %d (best %.4f at epoch %d)", spec.name, start_epoch, best_score,
+                 best_epoch + 1)
         if info.get("stopped"):
             start_epoch = spec.epochs
     started = time.perf_counter() - train_seconds
     device = model_device(model)
+    log.info("%s: %s on %s", spec.name, "bf16 autocast" if uses_bf16(device, spec.precision) else "fp32", device)
     for epoch in range(start_epoch, spec.epochs):
         t0 = time.perf_counter()
         batches = epoch_batches(pool, caps, epoch, spec.seed, spec.batch_size, spec.bucket_batches)
@@ -152,7 +178,7 @@ def fit(model: MultiHeadModel, pool: dict[str, list[Example]], caps: dict[str, i
         bar = progress(batches, desc=f"{spec.name} epoch {epoch + 1}/{spec.epochs}", unit="batch")
         for i, rows in enumerate(bar):
             batch = collate(rows, heads, source_weights).to(device)
-            with autocast(device):
+            with autocast(device, spec.precision):
                 logits, _ = model(batch.input_ids, batch.attention_mask)
             loss = loss_fn({k: v.float() for k, v in logits.items()}, batch)
             loss.backward()
@@ -211,7 +237,8 @@ def predict_logits(model: MultiHeadModel, examples: Sequence[Example], batch_siz
     model.eval()
     device = model_device(model)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].ids))
-    out = {name: np.zeros((len(examples), len(h.labels)), np.float32) for name, h in zip(model.head_names, model.head_specs, strict=True)}
+    out = {name: np.zeros((len(examples), len(h.labels)), np.float32)
+           for name, h in zip(model.head_names, model.head_specs, strict=True)}
     starts = range(0, len(order), batch_size)
     for start in progress(starts, desc=desc, disable=desc is None):
         chunk = order[start : start + batch_size]

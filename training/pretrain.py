@@ -93,10 +93,11 @@ def _hidden(model: MultiHeadModel, ids: torch.Tensor, mask: torch.Tensor) -> tor
     return out.last_hidden_state
 
 
-def _mlm_step(model: MultiHeadModel, head: MlmHead, batch: MaskedBatch) -> tuple[torch.Tensor, int, int]:
+def _mlm_step(model: MultiHeadModel, head: MlmHead, batch: MaskedBatch,
+              precision: str = "auto") -> tuple[torch.Tensor, int, int]:
     device = model_device(model)
     ids, mask, targets = batch.input_ids.to(device), batch.attention_mask.to(device), batch.targets.to(device)
-    with autocast(device):
+    with autocast(device, precision):
         logits = head(_hidden(model, ids, mask))
     picked = targets != -100
     loss = F.cross_entropy(logits[picked].float(), targets[picked])

@@ -94,7 +94,7 @@ def fit_spec(config: TrainConfig, name: str) -> FitSpec:
     o = config.optim
     return FitSpec(name, o.epochs, o.batch_size, o.lr, o.head_lr, o.weight_decay, o.warmup_ratio, o.grad_clip,
                    o.patience, o.max_minutes, o.freeze_embeddings, o.bucket_batches, o.eval_batch_size, config.seed,
-                   tuple(o.select_on) if o.select_on else None)
+                   tuple(o.select_on) if o.select_on else None, o.precision)
 
 
 # Stages -------------------------------------------------------------------------------------------------------

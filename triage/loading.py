@@ -6,14 +6,15 @@ from pathlib import Path
 
 from triage.classify.base import Classifier
 from triage.engine import Engine, Router
-from triage.resources import default_model_dir
+from triage.resources import default_model_dir, resolve_model_dir
 from triage.text.validate import TextLimits
 
 
 def load_classifier(model_dir: Path | None = None, threads: int | None = None) -> Classifier:
     from triage.classify.onnx_model import OnnxClassifier
 
-    return OnnxClassifier(Path(model_dir) if model_dir else default_model_dir(), threads=threads)
+    folder = resolve_model_dir(model_dir) if model_dir else default_model_dir()
+    return OnnxClassifier(folder, threads=threads)
 
 
 def load_engine(
@@ -52,7 +53,8 @@ def load_engine(
     return Engine(clf, router=brands.router, replier=brands.replier, limits=limits)
 
 
-def _router_only(clf: Classifier, brand: str | None, policies_dir: Path | None, replies_dir: Path | None) -> Router | None:
+def _router_only(clf: Classifier, brand: str | None, policies_dir: Path | None,
+                 replies_dir: Path | None) -> Router | None:
     """``load_brands``' router without its replier (no suggester, so no reply examples embedded).
 
     Brand selection mirrors ``load_brands``: an unknown explicit brand is a ConfigError, and posts without

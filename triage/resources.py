@@ -32,7 +32,22 @@ def default_schema_path() -> Path:
 
 
 def default_model_dir() -> Path:
-    return Path(os.environ.get("TRIAGE_MODEL", project_home() / "models" / "default"))
+    """``TRIAGE_MODEL`` (a folder or a shipped model's name), else the shipped ``models/default``."""
+    env = os.environ.get("TRIAGE_MODEL")
+    return resolve_model_dir(env) if env else project_home() / "models" / "default"
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A model folder given as a path, or by the name of a shipped model (``teacher`` -> ``models/teacher``).
+
+    A bare name that is not a folder here is looked up under the project's ``models/``; anything else is
+    returned as given, so a wrong path still fails with the model loader's own message.
+    """
+    path = Path(name_or_path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    named = project_home() / "models" / path.name
+    return named if named.is_dir() else path
 
 
 def policies_dir() -> Path:
