@@ -19,7 +19,8 @@ def _require_training(modules: tuple[str, ...] = ("torch", "transformers", "data
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        typer.echo(f"error: this command needs the train extra (pip install -e '.[train]'); missing {missing}", err=True)
+        typer.echo(f"error: this command needs the train extra (pip install -e '.[train]'); missing {missing}",
+                   err=True)
         raise typer.Exit(2)
 
 
@@ -98,6 +99,8 @@ def export(
                                        "recipe instead of the one the checkpoint was trained with."),
     previous: Path | None = typer.Option(None, "--previous", help="Model folder to compare with on the same test "
                                          "rows (default: the model OUT_DIR holds now, which this export replaces)."),
+    name: str | None = typer.Option(None, "--name", help="The artifact's name in its manifest and card (default: "
+                                    "the recipe's export.name), e.g. triage-teacher for a second shipped model."),
 ) -> None:
     """Write the self-describing model folder: model.onnx, tokenizer.json, manifest.json, metrics.json, README.md."""
     _require_training()
@@ -105,8 +108,8 @@ def export(
     from training.export import export_artifact
 
     with user_errors():
-        metrics = export_artifact(checkpoint, out_dir, int8=int8, evaluate_test=test, threads=threads, previous=previous,
-                                  recipe=recipe)
+        metrics = export_artifact(checkpoint, out_dir, int8=int8, evaluate_test=test, threads=threads,
+                                  previous=previous, recipe=recipe, name=name)
     onnx = metrics["onnx"]
     typer.echo(f"wrote {out_dir} ({onnx['weights']}, {onnx['bytes'] / 1e6:.1f} MB)")
     real = metrics.get("real")
@@ -114,10 +117,13 @@ def export(
         for lang, g in m.get("by_language", {}).items():
             typer.echo(f"real test {lang}/{head}: accuracy {g['accuracy']:.3f}, macro-F1 {g['macro_f1']:.3f}")
     for lang, s in (real["silent"] if real else {}).items():
-        typer.echo(f"real test {lang}: silent errors {s['silent_error_rate']:.1%}, sent to a person {s['human_share']:.1%}")
+        typer.echo(f"real test {lang}: silent errors {s['silent_error_rate']:.1%}, sent to a person "
+                   f"{s['human_share']:.1%}")
     for source, res in (metrics.get("test") or {}).items():
         for head, m in res["model"].items():
-            typer.echo(f"test {source}/{head}: accuracy {m['all']['accuracy']:.3f}, macro-F1 {m['all']['macro_f1']:.3f}")
+            typer.echo(
+                f"test {source}/{head}: accuracy {m['all']['accuracy']:.3f}, macro-F1 {m['all']['macro_f1']:.3f}"
+            )
 
 
 def evaluate(
@@ -126,14 +132,18 @@ def evaluate(
     real: bool = typer.Option(False, "--real", help="The project's labeled real posts (data/real, texts from "
                               "../shared/datasets): per language, silent errors through the engine, the targets."),
     split: str = typer.Option("test", "--split", help="With --real: test (brands never seen), dev or train."),
-    out: Path | None = typer.Option(None, "--out", help="Report folder (default ./eval-<data name> or ./eval-real-<split>)."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Report folder (default ./eval-<data name> or ./eval-real-<split>)."),
     baseline_train: Path | None = typer.Option(None, "--baseline-train", help="Training file for the TF-IDF baseline "
                                                "(default: the train file beside a test file)."),
     no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the TF-IDF + logistic regression baseline."),
     text_column: str | None = typer.Option(None, "--text-column", help="Text column (default: preset or 'text')."),
-    label_column: list[str] = typer.Option([], "--label-column", help="HEAD=COLUMN, repeatable (default: columns named like heads)."),
-    language_column: str | None = typer.Option(None, "--language-column", help="Language column for per-language figures."),
-    preset: str | None = typer.Option(None, "--preset", help="A public dataset's reading rules (detected from the folder name)."),
+    label_column: list[str] = typer.Option([], "--label-column",
+                                           help="HEAD=COLUMN, repeatable (default: columns named like heads)."),
+    language_column: str | None = typer.Option(None, "--language-column",
+                                               help="Language column for per-language figures."),
+    preset: str | None = typer.Option(None, "--preset",
+                                      help="A public dataset's reading rules (detected from the folder name)."),
     limit: int | None = typer.Option(None, "--limit", help="Evaluate the first N rows only."),
     threads: int = typer.Option(2, "--threads"),
 ) -> None:
@@ -170,7 +180,8 @@ def evaluate(
     })
 
 
-def _evaluate_real(model: Path, out: Path | None, split: str, no_baseline: bool, threads: int, limit: int | None) -> None:
+def _evaluate_real(model: Path, out: Path | None, split: str, no_baseline: bool, threads: int,
+                   limit: int | None) -> None:
     from training.evaluate import evaluate_real_split
 
     if split not in ("train", "dev", "test"):
@@ -188,7 +199,8 @@ def _evaluate_real(model: Path, out: Path | None, split: str, no_baseline: bool,
                         for lang in real["n_by_language"]},
         "silent_error_rate": {k: round(v["silent_error_rate"], 4) for k, v in real["silent"].items()
                               if v["silent_error_rate"] is not None},
-        "human_share": {k: round(v["human_share"], 4) for k, v in real["silent"].items() if v["human_share"] is not None},
+        "human_share": {k: round(v["human_share"], 4) for k, v in real["silent"].items()
+                        if v["human_share"] is not None},
         "targets_missed": [f"{t['target']} ({t['language']})" for t in result["targets"] if t["met"] is False],
     })
 

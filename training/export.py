@@ -355,7 +355,8 @@ def assemble(folder: Path, onnx_path: Path, tokenizer_path: Path, schema: LabelS
     if onnx_path.resolve() != (folder / ONNX_FILE).resolve():
         shutil.copyfile(onnx_path, folder / ONNX_FILE)
     shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
-    (folder / TRAINING_CONFIG).write_text(json.dumps(ckpt["config"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / TRAINING_CONFIG).write_text(json.dumps(ckpt["config"], indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
     for name, text in (extra_files or {}).items():
         (folder / name).write_text(text, encoding="utf-8")
     files = [ONNX_FILE, TOKENIZER_FILE, TRAINING_CONFIG, *(extra_files or {})]
@@ -406,7 +407,8 @@ def max_drop_points(ref: dict, new: dict) -> float:
     return max((100.0 * (a[h] - b[h]) for h in a if h in b), default=0.0)
 
 
-def measure_speed(model_dir: Path, texts: Sequence[str], threads: int, batch_size: int = 32, min_seconds: float = 3.0) -> dict[str, float]:
+def measure_speed(model_dir: Path, texts: Sequence[str], threads: int, batch_size: int = 32,
+                  min_seconds: float = 3.0) -> dict[str, float]:
     """Posts per second through OnnxClassifier on ``texts`` (batched), after one warm-up pass."""
     from triage.classify.onnx_model import OnnxClassifier
 
@@ -453,9 +455,9 @@ class Candidate:
     batch_invariance: float
 
 
-def load_checkpoint(checkpoint: Path, recipe: Path | None = None) -> Loaded:
+def load_checkpoint(checkpoint: Path, recipe: Path | None = None, name: str | None = None) -> Loaded:
     """The checkpoint, with ``recipe``'s ``calibration`` and ``export`` sections when given (how to calibrate
-    and export can change after training; what was trained cannot)."""
+    and export can change after training; what was trained cannot), and the artifact called ``name``."""
     ckpt_dir = checkpoint_dir(Path(checkpoint))
     ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
     config = TrainConfig.model_validate(ckpt["config"])
@@ -464,6 +466,8 @@ def load_checkpoint(checkpoint: Path, recipe: Path | None = None) -> Loaded:
 
         newer = load_config(recipe)
         config = config.model_copy(update={"calibration": newer.calibration, "export": newer.export})
+    if name is not None:
+        config = config.model_copy(update={"export": config.export.model_copy(update={"name": name})})
     model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
     return Loaded(ckpt_dir, ckpt, config, load_schema(config.schema_path), model, ckpt_dir / TOKENIZER_FILE)
 
@@ -479,7 +483,8 @@ def load_export_data(loaded: Loaded) -> tuple[Data, dict[str, list[Example]]]:
     return data, dev
 
 
-def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, Any]) -> tuple[dict[str, Path], dict[str, Any]]:
+def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, Any]) -> tuple[dict[str, Path],
+                                                                                             dict[str, Any]]:
     """The fp32 ONNX file (parity-checked against torch) and, when asked, its int8-weight twin."""
     config, heads = loaded.config, loaded.schema.head_names
     fp32 = tmp / "fp32.onnx"
@@ -508,7 +513,8 @@ def score_candidates(loaded: Loaded, files: dict[str, Path], info: dict[str, Any
         # Candidates carry temperature 1: their log-probabilities are the logits calibration needs.
         folder = assemble(tmp / name, path, loaded.tokenizer_path, loaded.schema, {}, loaded.ckpt, loaded.config, info)
         scores, logits = dev_scores(folder, dev, loaded.schema.head_names, threads)
-        out[name] = Candidate(path, scores, logits, (folder / ONNX_FILE).stat().st_size, batch_invariance(folder, probe))
+        out[name] = Candidate(path, scores, logits, (folder / ONNX_FILE).stat().st_size,
+                              batch_invariance(folder, probe))
         log.info("%s: %.1f MB, dev %s", name, out[name].bytes / 1e6,
                  {s: {h: round(m["macro_f1"], 4) for h, m in per.items()} for s, per in scores.items()})
     return out
@@ -603,7 +609,8 @@ def evaluate_previous(previous_dir: Path | None, data: Data, config: TrainConfig
     return PreviousModel(model=clf.version, dir=str(previous_dir), test=test, test_split_changed=changed)
 
 
-def evaluate_exported(out_dir: Path, data: Data, loaded: Loaded, threads: int) -> tuple[dict[str, Any], RealEvaluation | None]:
+def evaluate_exported(out_dir: Path, data: Data, loaded: Loaded, threads: int) -> tuple[dict[str, Any],
+                                                                                        RealEvaluation | None]:
     """Every test split through the runtime; the real one also through the engine (silent errors).
 
     The real split's TF-IDF baseline trains on the real and the written training splits, as bench/accuracy's.
@@ -638,14 +645,16 @@ def write_card_and_metrics(out_dir: Path, metrics: Metrics, loaded: Loaded, cali
 
 
 def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None, evaluate_test: bool | None = None,
-                    threads: int = 2, previous: Path | None = None, recipe: Path | None = None) -> dict[str, Any]:
+                    threads: int = 2, previous: Path | None = None, recipe: Path | None = None,
+                    name: str | None = None) -> dict[str, Any]:
     """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``.
 
     ``previous``: the model folder to compare with on the test splits (default: what ``out_dir`` holds now,
-    which this export replaces). Returns metrics.json's content.
+    which this export replaces); ``name``: the artifact's name instead of the recipe's. Returns metrics.json's
+    content.
     """
     set_threads(threads)
-    loaded = load_checkpoint(checkpoint, recipe)
+    loaded = load_checkpoint(checkpoint, recipe, name)
     config, out_dir = loaded.config, Path(out_dir)
     do_test = config.export.evaluate_test if evaluate_test is None else evaluate_test
     data, dev = load_export_data(loaded)

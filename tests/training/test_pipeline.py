@@ -75,11 +75,13 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
 
 
 @pytest.mark.slow
-def test_tiny_recipe_trains_exports_loads_and_evaluates(tiny_artifact: tuple[Path, Path, float], tmp_path: Path) -> None:
+def test_tiny_recipe_trains_exports_loads_and_evaluates(tiny_artifact: tuple[Path, Path, float],
+                                                        tmp_path: Path) -> None:
     run, model_dir, seconds = tiny_artifact
     assert seconds < 120, f"tiny train + export took {seconds:.0f}s"
     names = {p.name for p in model_dir.iterdir()}
-    assert names == {"manifest.json", "model.onnx", "tokenizer.json", "training_config.json", "metrics.json", "README.md"}
+    assert names == {"manifest.json", "model.onnx", "tokenizer.json", "training_config.json", "metrics.json",
+                     "README.md"}
     manifest = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
     assert set(manifest["files"]) == names - {"manifest.json"}
     assert manifest["base_model"]["sha256"] and manifest["training"]["data_sha256"]
@@ -220,9 +222,11 @@ def test_a_brand_schema_trains_and_exports_the_same_way(tmp_path: Path) -> None:
     config = tmp_path / "b.yaml"
     config.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")]).exit_code == 0
-    result = runner.invoke(app, ["export", str(tmp_path / "run"), str(tmp_path / "model")])
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), str(tmp_path / "model"), "--name", "acme-banking"])
     assert result.exit_code == 0, result.output
     clf = OnnxClassifier(tmp_path / "model")
     assert clf.schema.name == "banking77" and clf.schema.head_names == ["banking_intent"]
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["name"] == "acme-banking"  # --name, not the recipe's tiny-banking77
     probs = clf.predict(["I am still waiting on my card?"]).probabilities["banking_intent"]
     assert probs.shape == (1, 77)
