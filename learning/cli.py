@@ -79,7 +79,8 @@ def _audit(action: str, *, actor: str, model_version: str | None, reason: str, s
 
 @feedback_app.command("export")
 def feedback_export(
-    out: Path = typer.Option(..., "--out", help="File to write (Label Studio and Argilla also write a config beside it)."),
+    out: Path = typer.Option(..., "--out",
+                             help="File to write (Label Studio and Argilla also write a config beside it)."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl | csv | label-studio | argilla."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's corrections."),
@@ -193,7 +194,8 @@ def models_add(
     with user_errors():
         trained = _run_info(run) if run is not None else None
         warm = (trained or {}).get("warm_start") or {}
-        entry = _registry(registry, create=True).add(model_dir, parent=parent or warm.get("from_version"), source=str(run or model_dir))
+        entry = _registry(registry, create=True).add(model_dir, parent=parent or warm.get("from_version"),
+                                                     source=str(run or model_dir))
         key = model_key(model_dir)
     if trained is not None:
         counts = warm.get("counts", {})
@@ -324,7 +326,8 @@ def review_next(
     limit: int = typer.Option(20, "--limit", help="Posts to propose."),
     pool: int = typer.Option(300, "--pool", help="How many of the newest stored posts to consider."),
     brand: str | None = typer.Option(None, "--brand"),
-    model: Path | None = typer.Option(None, "--model", help="Model folder [the registry's live model, else models/default]."),
+    model: Path | None = typer.Option(None, "--model",
+                                      help="Model folder [the registry's live model, else models/default]."),
     store_url: str | None = typer.Option(None, "--store-url", help="Post store URL [TRIAGE_STORE_URL]."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP + " Posts with a correction are left out."),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),

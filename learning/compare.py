@@ -60,7 +60,8 @@ def _suite(classifiers: dict[str, Any], rows: list[LabeledRow], heads: Sequence[
     for h in used:
         cand, curr = scored["candidate"][h.name]["all"], scored["current"][h.name]["all"]
         n = sum(1 for r in rows if h.name in r.labels)
-        out[h.name] = {"n": n, "candidate": {"macro_f1": round(cand["macro_f1"], 4), "accuracy": round(cand["accuracy"], 4)},
+        out[h.name] = {"n": n, "candidate": {"macro_f1": round(cand["macro_f1"], 4),
+                                             "accuracy": round(cand["accuracy"], 4)},
                        "current": {"macro_f1": round(curr["macro_f1"], 4), "accuracy": round(curr["accuracy"], 4)},
                        "delta_macro_f1": round(cand["macro_f1"] - curr["macro_f1"], 4),
                        "delta_accuracy": round(cand["accuracy"] - curr["accuracy"], 4)}
@@ -83,7 +84,8 @@ def regressions(suites: dict[str, Any], margin: float, min_rows: int) -> list[st
     for suite in GATED:
         for head, m in suites.get(suite, {}).get("heads", {}).items():
             if m["n"] >= min_rows and m["delta_macro_f1"] < -margin:
-                out.append(f"{suite}/{head}: macro-F1 {m['candidate']['macro_f1']:.3f} vs {m['current']['macro_f1']:.3f} "
+                out.append(f"{suite}/{head}: macro-F1 {m['candidate']['macro_f1']:.3f} vs "
+                           f"{m['current']['macro_f1']:.3f} "
                            f"({m['delta_macro_f1']:+.3f} < -{margin:g}, n={m['n']})")
     return out
 

@@ -8,14 +8,15 @@ SQLite by default; any SQLAlchemy URL (``TRIAGE_DATABASE_URL`` for the server; P
 
 ``head`` names what was corrected and ``label`` the right value:
 
-| ``kind``  | ``head``                       | ``label``                                              |
-|-----------|--------------------------------|--------------------------------------------------------|
-| label     | a schema head (intent, ...)    | one of the head's labels                               |
-| routing   | ``queue``                      | the right queue name                                   |
-| routing   | ``reply_mode``                 | ``public`` or ``private``                              |
-| action    | ``actions``                    | the right set of actions, sorted, joined by ``+`` (``escalate+reply``, ``none``) |
-| reply     | ``reply``                      | ``chosen``, ``edited`` or ``rejected`` (``template_id``, and ``reply_text`` when edited) |
+| ``kind`` | ``head``                    | ``label``                                                                 |
+|----------|-----------------------------|---------------------------------------------------------------------------|
+| label    | a schema head (intent, ...) | one of the head's labels                                                  |
+| routing  | ``queue``                   | the right queue name                                                      |
+| routing  | ``reply_mode``              | ``public`` or ``private``                                                 |
+| action   | ``actions``                 | the right actions, sorted, joined by ``+`` (``escalate+reply``, ``none``) |
+| reply    | ``reply``                   | ``chosen``, ``edited`` or ``rejected``                                    |
 
+A ``reply`` correction also carries ``template_id``, and ``reply_text`` when edited.
 ``actor`` is who corrected it and ``note`` why. The post's text, the note and an edited reply are stored
 only after redaction by the engine's entity stage (``[PHONE]``, ``[EMAIL]``...): the caller redacts,
 this module never sees raw text. Tables made by an older version get the new columns added (nullable).
@@ -212,7 +213,7 @@ class FeedbackStore:
 
     def _add_missing_columns(self) -> None:
         present = {c["name"] for c in inspect(self.engine).get_columns(FeedbackRow.__tablename__)}
-        table = FeedbackRow.__table__
+        table = Base.metadata.tables[FeedbackRow.__tablename__]  # a typed Table (``__table__`` is a FromClause)
         with self.engine.begin() as connection:
             for column in table.columns:
                 if column.name not in present:

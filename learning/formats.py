@@ -187,7 +187,8 @@ def read_label_studio(path: Path) -> list[dict[str, Any]]:
         annotations = [a for a in task.get("annotations", []) if not a.get("was_cancelled")]
         if not annotations:
             continue
-        latest = max(annotations, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), str(a.get("id"))))
+        latest = max(annotations, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""),
+                                                 str(a.get("id"))))
         data = task.get("data", {})
         post_id = str(data.get("post_id") or f"ls-{task.get('id')}")
         for head, label in _ls_values(latest).items():
@@ -223,8 +224,9 @@ def read_argilla(path: Path) -> list[dict[str, Any]]:
     """Corrections from Argilla records (``to_list(flatten=False)``/``to_json``, or flattened)."""
     out = []
     for record in _load_json(path):
-        fields = record.get("fields") if isinstance(record.get("fields"), dict) else record
-        metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else record
+        nested_fields, nested_metadata = record.get("fields"), record.get("metadata")
+        fields = nested_fields if isinstance(nested_fields, dict) else record
+        metadata = nested_metadata if isinstance(nested_metadata, dict) else record
         post_id = str(metadata.get("post_id") or record.get("external_id") or record.get("id") or "")
         for question, (value, user) in _argilla_responses(record).items():
             label = "+".join(value) if isinstance(value, list) else str(value)
@@ -248,7 +250,8 @@ def read_rows(path: Path, fmt: str) -> list[dict[str, Any]]:
             rows = list(csv.DictReader(fh))
     else:
         raise InputError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}", code="unknown_format")
-    return [{**{k: (v if v != "" else None) for k, v in r.items()}, "text": r.get("redacted_text") or r.get("text") or "",
+    return [{**{k: (v if v != "" else None) for k, v in r.items()},
+             "text": r.get("redacted_text") or r.get("text") or "",
              "source": r.get("source") or fmt} for r in rows]
 
 

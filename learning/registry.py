@@ -194,7 +194,8 @@ class Registry:
             shutil.copytree(model_dir, tmp)
             shutil.rmtree(target, ignore_errors=True)
             tmp.rename(target)
-            entry = {"path": str(target.relative_to(self.root)), "added_at": now_iso(), "source": source or str(model_dir),
+            entry = {"path": str(target.relative_to(self.root)), "added_at": now_iso(),
+                     "source": source or str(model_dir),
                      "parent": parent or manifest.training.get("warm_start", {}).get("from"),
                      "schema": manifest.label_schema.name, "compare": None}
             data["models"][key] = entry

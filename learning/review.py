@@ -1,9 +1,9 @@
 """The review queue: rank stored posts for labeling (``GET /v1/review-queue``, ``triage review next``).
 
 ``rank_posts(classifier, posts, k)`` scores the posts' stored (redacted) texts with the model and picks
-``k`` by uncertainty, rarity of the labels they may have and diversity (``learning.active.select``). ``next_posts`` does the whole job from
-URLs: the newest stored posts (``store.PostStore.recent_posts``) minus those already corrected
-(``learning.feedback``), ranked by the model of a folder.
+``k`` by uncertainty, rarity of the labels they may have and diversity (``learning.active.select``).
+``next_posts`` does the whole job from URLs: the newest stored posts (``store.PostStore.recent_posts``)
+minus those already corrected (``learning.feedback``), ranked by the model of a folder.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from triage.classify.base import Classifier
 from triage.text.normalise import normalise
 
 
-def rank_posts(classifier: Classifier, posts: Sequence[Any], k: int, *, totals: dict[tuple[str, str], int] | None = None,
+def rank_posts(classifier: Classifier, posts: Sequence[Any], k: int, *,
+               totals: dict[tuple[str, str], int] | None = None,
                seed: int = 0) -> list[dict[str, Any]]:
     """The ``k`` posts (``StoredPost``-like: id, brand, channel, created_at, redacted_text) to label next.
 

@@ -38,7 +38,8 @@ class Principal:
                 field=field,
             )
         if not self.key.allows(brand):
-            raise ApiError(403, "forbidden_brand", f"this API key may not triage posts for brand {brand!r}", field=field)
+            raise ApiError(403, "forbidden_brand", f"this API key may not triage posts for brand {brand!r}",
+                           field=field)
         return brand
 
 

@@ -59,7 +59,8 @@ def declared_length(headers: Mapping[bytes, bytes]) -> int | None:
     return int(text)
 
 
-async def read_body(headers: Mapping[bytes, bytes], receive: Receive, *, max_bytes: int, timeout_s: float) -> bytes | None:
+async def read_body(headers: Mapping[bytes, bytes], receive: Receive, *, max_bytes: int,
+                    timeout_s: float) -> bytes | None:
     """The whole body, or None when the client went away; BodyProblem for 400 / 408 / 413."""
     declared = declared_length(headers)
     if declared is not None and declared > max_bytes:
@@ -130,7 +131,8 @@ def _check_values(value: Any, path: str, depth: int) -> None:
     elif isinstance(value, _HugeInt):
         where = path or "the body"
         raise ApiError(
-            422, "invalid_request", f"{where}: an integer with {value.digits} digits is out of range", field=path or None
+            422, "invalid_request", f"{where}: an integer with {value.digits} digits is out of range",
+            field=path or None
         )
     elif isinstance(value, dict):
         for key, item in value.items():

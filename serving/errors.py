@@ -119,7 +119,8 @@ def loc_to_field(loc: Sequence[Any]) -> str | None:
     return out or None
 
 
-def error_payload(scope: Scope, code: str, message: str, field: str | None, details: list[ErrorDetail] | None = None) -> dict[str, Any]:
+def error_payload(scope: Scope, code: str, message: str, field: str | None,
+                  details: list[ErrorDetail] | None = None) -> dict[str, Any]:
     """The JSON error body; also notes the code in the request's log record (for logs and metrics)."""
     record = request_log(scope)
     if record is not None:
@@ -139,7 +140,8 @@ def error_response(
     details: list[ErrorDetail] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_payload(scope, code, message, field, details), status_code=status, headers=dict(headers or {}))
+    return JSONResponse(error_payload(scope, code, message, field, details), status_code=status,
+                        headers=dict(headers or {}))
 
 
 def error_bytes(scope: Scope, code: str, message: str, field: str | None = None) -> bytes:

@@ -64,14 +64,16 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 response.status = message["status"]
                 response.started = True
-                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", record.request_id.encode())]}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", record.request_id.encode())]}
             await send(message)
 
         self.metrics.in_flight.inc()
         try:
             if scope["method"] in BODY_METHODS:
                 try:
-                    body = await read_body(headers, receive, max_bytes=self.max_body_bytes, timeout_s=self.body_timeout_s)
+                    body = await read_body(headers, receive, max_bytes=self.max_body_bytes,
+                                           timeout_s=self.body_timeout_s)
                 except BodyProblem as problem:
                     await self._send_error(scope, send_with_id, problem.status, problem.code, problem.message)
                     return
@@ -84,7 +86,8 @@ class RequestMiddleware:
             # Logged by type and stack only: the message of an unexpected error may quote the request.
             log.error(
                 "unhandled error",
-                extra={"request_id": record.request_id, "exc_type": type(exc).__name__, "stack": stack_without_message(exc)},
+                extra={"request_id": record.request_id, "exc_type": type(exc).__name__,
+                       "stack": stack_without_message(exc)},
             )
             if not response.started:
                 await self._send_error(

@@ -89,8 +89,10 @@ class JsonErrorH11Protocol(H11Protocol):
         request_id = uuid.uuid4().hex
         # The API's error shape (serving.errors.ErrorResponse), built by hand: this module runs in the
         # supervisor process too, which should not import FastAPI.
-        body = json.dumps({"error": {"code": code, "message": message, "field": None}, "request_id": request_id}).encode()
-        log.warning("refused a malformed HTTP request", extra={"status": status, "error_code": code, "request_id": request_id})
+        body = json.dumps({"error": {"code": code, "message": message, "field": None},
+                           "request_id": request_id}).encode()
+        log.warning("refused a malformed HTTP request", extra={"status": status, "error_code": code,
+                                                               "request_id": request_id})
         headers = [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode()), (b"connection", b"close"),

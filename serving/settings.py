@@ -105,7 +105,8 @@ class ServeSettings(BaseSettings):
         default_factory=list, description="Incident webhooks, comma-separated http(s) URLs.")
     webhook_secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 secret of the webhooks.")
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=120, description="Time allowed to one webhook call.")
-    webhook_retries: int = Field(default=5, ge=0, le=20, description="Retries of a failed webhook (backoff 1, 2, 4 s...).")
+    webhook_retries: int = Field(default=5, ge=0, le=20,
+                                 description="Retries of a failed webhook (backoff 1, 2, 4 s...).")
     store_retention: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="Per-brand retention in days, e.g. 'default=365,acme=180', applied daily.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info")

@@ -124,7 +124,8 @@ def purge_targets(
     else:
         if key is None:
             raise ConfigError(
-                "handles are stored only as keyed hashes: set TRIAGE_IDENTITY_KEY to the store's key to purge by handle",
+                "handles are stored only as keyed hashes: "
+                "set TRIAGE_IDENTITY_KEY to the store's key to purge by handle",
                 code="missing_identity_key",
             )
         by_brand = handle_hashes(key, brands, channel or "", handle or "")

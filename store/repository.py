@@ -157,7 +157,8 @@ def recent_posts_for_customer(
     return [StoredPost.from_row(r) for r in session.scalars(query)]
 
 
-def posts_with_text_hash(session: Session, brand: str, text_hash: str, *, since: datetime, limit: int = 50) -> list[StoredPost]:
+def posts_with_text_hash(session: Session, brand: str, text_hash: str, *, since: datetime,
+                         limit: int = 50) -> list[StoredPost]:
     query = (select(PostRow).where(PostRow.brand == brand, PostRow.text_hash == text_hash,
                                    PostRow.created_at >= utc(since))
              .order_by(PostRow.created_at.desc(), PostRow.id).limit(limit))
@@ -304,7 +305,8 @@ def purge_customer(session: Session, targets: PurgeTargets) -> PurgeReport:
     if clauses:
         posts, events = _delete_posts(session, PostRow.brand.in_(targets.brands) & or_(*clauses))
     if targets.customer_keys:
-        deleted = session.execute(delete(IdentityLinkRow).where(IdentityLinkRow.customer_key.in_(targets.customer_keys)))
+        deleted = session.execute(delete(IdentityLinkRow).where(IdentityLinkRow.customer_key.in_(
+            targets.customer_keys)))
         links = cast(CursorResult[Any], deleted).rowcount or 0
     audit(session, "store", "purge_customer",
           f"purged {posts} post(s), {events} event(s), {links} identity link(s) of {len(targets.customer_keys)} "

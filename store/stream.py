@@ -47,7 +47,8 @@ def detector_config(engine: Engine | None = None, **overrides: Any) -> DetectorC
     return DetectorConfig(**{"brand_timezones": zones, **overrides})
 
 
-def open_tracker(store: PostStore, config: DetectorConfig | None = None, listeners: Sequence[Listener] = ()) -> IncidentTracker:
+def open_tracker(store: PostStore, config: DetectorConfig | None = None,
+                 listeners: Sequence[Listener] = ()) -> IncidentTracker:
     """The crisis detector over ``store``'s state table, keyed with the store's identity key."""
     detector = CrisisDetector(config or DetectorConfig(), store.state_store("crisis"))
     return IncidentTracker(detector, store.identity_key, listeners)

@@ -147,8 +147,11 @@ def post_line(result: Any) -> str:
     ctx = result.context
     if ctx is not None:
         if ctx.is_follow_up:
-            raised = f", urgency {ctx.urgency_raised_from}->{result.labels.get('urgency')}" if ctx.urgency_raised_from else ""
-            parts.append(f"follow-up of {ctx.linked_post_id or '-'} (case {ctx.case_id}, contact {ctx.repeat_count}{raised})")
+            raised = ""
+            if ctx.urgency_raised_from:
+                raised = f", urgency {ctx.urgency_raised_from}->{result.labels.get('urgency')}"
+            parts.append(f"follow-up of {ctx.linked_post_id or '-'} (case {ctx.case_id}, contact "
+                         f"{ctx.repeat_count}{raised})")
         if ctx.me_too:
             parts.append(f"me-too of {ctx.parent_post_id or 'the thread'}")
         if ctx.repost:
@@ -165,8 +168,9 @@ def is_event(data: dict[str, Any]) -> bool:
 
 def _change_printer(change: Any) -> None:
     incident = change.incident
+    last_reason = incident.reasons[-1] if incident.reasons else ""
     typer.echo(f"  ** incident {incident.id} {change.change}: {'/'.join([incident.kind, *incident.triggers])}, "
-               f"{incident.posts} posts, {incident.authors} authors; {incident.reasons[-1] if incident.reasons else ''}")
+               f"{incident.posts} posts, {incident.authors} authors; {last_reason}")
 
 
 def _replay_event(stream: Any, data: dict[str, Any], number: int) -> None:
@@ -175,7 +179,8 @@ def _replay_event(stream: Any, data: dict[str, Any], number: int) -> None:
         str(data["post_id"]), str(data["kind"]), str(data.get("actor") or "replay"), at=at,
         note=data.get("note"), event_id=data.get("event_id"),
     )
-    typer.echo(f"{'event':<8} {event.kind} on {event.post_id} by {event.actor}" + ("" if created else " (already recorded)"))
+    typer.echo(f"{'event':<8} {event.kind} on {event.post_id} by {event.actor}"
+               + ("" if created else " (already recorded)"))
 
 
 def replay_cmd(

@@ -39,5 +39,7 @@ def fake_classifier(default_schema: LabelSchema) -> FakeClassifier:
 
 def require_shared() -> Path:
     if not DATASETS.is_dir():
-        pytest.skip(f"../shared/datasets is absent (looked in {DATASETS}); public-data tests need it beside the project")
+        pytest.skip(
+            f"../shared/datasets is absent (looked in {DATASETS}); public-data tests need it beside the project"
+        )
     return DATASETS

@@ -56,7 +56,8 @@ def test_redacted_text_has_no_pii(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("", "empty_text"), ("   \n", "empty_text"), ("x" * 5001, "text_too_long"), ("bad \ud800 surrogate", "invalid_utf8")],
+    [("", "empty_text"), ("   \n", "empty_text"), ("x" * 5001, "text_too_long"),
+     ("bad \ud800 surrogate", "invalid_utf8")],
 )
 def test_bad_text_is_a_clear_input_error(engine: Engine, text: str, code: str) -> None:
     with pytest.raises(InputError) as info:

@@ -27,7 +27,8 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi: float = 20.0, iters: int = 60) -> float:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi: float = 20.0,
+                    iters: int = 60) -> float:
     """Temperature minimising dev NLL (golden-section search on log T)."""
     if len(labels) == 0:
         return 1.0
@@ -98,7 +99,8 @@ def calibrate_model(model: MultiHeadModel, dev: dict[str, list[Example]], config
             parts_l.append(logits[name][head.name][sel])
             parts_y.append(np.array([rows[i].labels[head.name] for i in sel]))
         if parts_l:
-            calibration[head.name] = calibrate_head(np.concatenate(parts_l), np.concatenate(parts_y), config.calibration)
+            calibration[head.name] = calibrate_head(np.concatenate(parts_l), np.concatenate(parts_y),
+                                                    config.calibration)
         else:
             calibration[head.name] = {"temperature": 1.0, "threshold": head.threshold, "n_dev": 0}
         calibration[head.name]["min_margin"] = head.min_margin

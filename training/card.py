@@ -105,12 +105,14 @@ def _real_section(metrics: Metrics, config: TrainConfig, checks: Sequence[BarChe
     if real is None:
         return ["## Targets (test split)", "", *bars_table(checks)] if checks else []
     previous, roles = metrics.previous, source_roles(config.sources)
-    prev_real = next((r["model"] for n, r in previous.test.items() if roles.get(n) == "real"), None) if previous else None
+    prev_real = next((r["model"] for n, r in previous.test.items() if roles.get(n) == "real"),
+                     None) if previous else None
     lines = ["## Real text: brands the model never saw", "",
              f"The project's labels of real posts (`data/real`, test split by brand: {real.n} posts, "
              + ", ".join(f"{k} {real.n_by_language[k]}" for k in sorted(real.n_by_language, key=language_order))
              + "), through this folder's runtime. Beside it, "
-             + (f"{real.baseline_note}, the real and written training splits." if real.baseline_note else "no baseline.")
+             + (f"{real.baseline_note}, the real and written training splits." if real.baseline_note
+                else "no baseline.")
              + (f" Previous: `{previous.model}` ({previous.dir}), scored again on the same rows." if previous else ""),
              "", *real_table(real, prev_real),
              "## Targets", "",
@@ -206,7 +208,8 @@ def _calibration_section(metrics: Metrics, config: TrainConfig, schema: LabelSch
         for label, o in per.items():
             lines += ["", f"Decision offset: `{head}` logit of `{label}` raised by {o['offset']:.2f} (baked into the "
                       f"head's bias), the smallest that brings its dev recall to ≥ {o['min_recall']:.2f} "
-                      f"({fmt(o['dev_recall_before'])} → {fmt(o['dev_recall_after'])}, n = {o['n_dev']}; dev macro-F1 of "
+                      f"({fmt(o['dev_recall_before'])} → {fmt(o['dev_recall_after'])}, n = {o['n_dev']}; dev macro-F1 "
+                      "of "
                       f"`{head}` {fmt(o['dev_macro_f1_before'])} → {fmt(o['dev_macro_f1_after'])}). Missing it costs "
                       "more than a false alarm."]
     return [*lines, ""]
@@ -218,8 +221,10 @@ def _training_data_section(ckpt: dict[str, Any], config: TrainConfig) -> list[st
     counts = ckpt["counts"]
     for s in config.sources:
         lines.append(f"| {s.name} (`{s.kind}`, {s.per_epoch or 'all'} per epoch, weight {s.weight}) | "
-                     f"{counts['train'].get(s.name, 0)} | {counts['dev'].get(s.name, 0)} | {counts['test'].get(s.name, 0)} |")
-    return [*lines, "", f"Unlabeled texts for distillation: {counts.get('unlabeled', 0)}. The sha256 of every data file "
+                     f"{counts['train'].get(s.name, 0)} | {counts['dev'].get(s.name, 0)} | "
+                     f"{counts['test'].get(s.name, 0)} |")
+    return [*lines, "",
+            f"Unlabeled texts for distillation: {counts.get('unlabeled', 0)}. The sha256 of every data file "
             "is in `manifest.json` (`training.data_sha256`). Test splits were never used for training, early stopping, "
             "calibration or any choice.", ""]
 
@@ -240,7 +245,8 @@ def _comparisons(metrics: Metrics, config: TrainConfig, heads: set[str], onnx_in
         lines += ["## Speed", "", "`OnnxClassifier.predict` on test posts, this machine's CPU:", "",
                   "| threads | batch | posts/s | mean tokens | one post alone (ms) |", "|---|---|---|---|---|"]
         for s in metrics.speed:
-            lines.append(f"| {s['threads']} | {s['batch_size']} | {s['posts_per_second']:.0f} | {s['mean_tokens']:.1f} | "
+            lines.append(f"| {s['threads']} | {s['batch_size']} | {s['posts_per_second']:.0f} | {s['mean_tokens']:.1f} "
+                         "| "
                          f"{s['single_post_ms']:.1f} |")
         lines.append("")
     return lines

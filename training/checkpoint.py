@@ -68,5 +68,7 @@ def checkpoint_dir(path: Path) -> Path:
     if run.is_file():
         final = json.loads(run.read_text(encoding="utf-8"))["final"]
         return path / final
-    raise ConfigError(f"{path} is neither a training checkpoint (no {CHECKPOINT_JSON}) nor a run folder (no {RUN_JSON})")
+    raise ConfigError(
+        f"{path} is neither a training checkpoint (no {CHECKPOINT_JSON}) nor a run folder (no {RUN_JSON})"
+    )
 

@@ -182,7 +182,8 @@ def read_real_split(split: str = "test", folder: Path | None = None, texts: Path
     if folder is None or texts is None:
         real, shared, _ = project_paths()
         folder, texts = folder or real, texts or shared
-    source = SourceConfig(name="real", kind="real_labels", path=folder, texts=texts, splits=[split])  # type: ignore[list-item]
+    source = SourceConfig(name="real", kind="real_labels", path=folder, texts=texts,
+                          splits=[split])  # type: ignore[list-item]
     raw = read_source_rows(source)
     return RealSplit(split, [LabeledRow(r.text, dict(r.signals), r.language) for r in raw],
                      [REAL_CHANNELS.get(str(r.meta.get("dataset")), "web") for r in raw])
@@ -273,7 +274,8 @@ def threshold_decisions(classifier: Any, split: RealSplit) -> Decisions:
                      "model thresholds only (any head uncertain); no routing policy was used")
 
 
-def silent_errors(rows: Sequence[LabeledRow], decisions: Decisions, heads: Sequence[HeadSpec]) -> dict[str, SilentErrors]:
+def silent_errors(rows: Sequence[LabeledRow], decisions: Decisions,
+                  heads: Sequence[HeadSpec]) -> dict[str, SilentErrors]:
     """Per language and ``all``: share sent to a person and share wrong on any labeled head but not sent."""
     wrong = np.array([any(r.labels.get(h.name) in h.labels and d.get(h.name) != r.labels[h.name] for h in heads)
                       for r, d in zip(rows, decisions.labels, strict=True)], dtype=bool)
@@ -395,7 +397,8 @@ ISSUE_BARS: tuple[Bar, ...] = (
     Bar(role="real", head="urgency", metric="recall:critical", limit=0.95),
     Bar(role="he_fb", head="sentiment", metric="accuracy", limit=0.90),
     Bar(role="he_fb", head="sentiment", metric="macro_f1", limit=0.80),
-    *[Bar(role="written", head=h, metric="drop_points", limit=2.0, at_most=True) for h in ("intent", "sentiment", "urgency")],
+    *[Bar(role="written", head=h, metric="drop_points", limit=2.0, at_most=True)
+      for h in ("intent", "sentiment", "urgency")],
 )
 # A recipe source kind -> the role its test split plays in the bars.
 ROLE_OF_KIND = {"real_labels": "real", "corpus": "written", "he_sentiment_facebook": "he_fb"}
@@ -527,7 +530,8 @@ class Metrics(BaseModel):
     kind: str
     real_test: dict[str, float | int | str | None] = Field(default_factory=dict)
     calibration: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    dev: dict[str, Any] = Field(default_factory=dict, description="weights (fp32/int8) -> dev source -> head -> figures")
+    dev: dict[str, Any] = Field(default_factory=dict,
+                                description="weights (fp32/int8) -> dev source -> head -> figures")
     dev_torch: dict[str, Any] | None = None
     onnx: dict[str, Any] = Field(default_factory=dict)
     teacher_dev: dict[str, Any] | None = None
@@ -797,7 +801,8 @@ def bars_table(checks: Sequence[BarCheck], *, measured_only: bool = False) -> li
             continue
         met = "–" if c.met is None else ("yes" if c.met else "**no**")
         value = fmt(c.value, 2) if c.bar.metric == "drop_points" else fmt(c.value)
-        lines.append(f"| {c.bar.label()} | {c.bar.language or 'all'} | {c.n or '–'} | {value} | {c.bar.goal()} | {met} |")
+        lines.append(f"| {c.bar.label()} | {c.bar.language or 'all'} | {c.n or '–'} | {value} | {c.bar.goal()} | {met} "
+                     "|")
     return [*lines, ""]
 
 
@@ -817,7 +822,8 @@ def _pct(x: float | None) -> str:
 
 def real_report_markdown(version: str, model_dir: Path, real: RealEvaluation, checks: Sequence[BarCheck]) -> str:
     lines = [f"# {version} on the real {real.split} split", "",
-             f"- data: the project's labels of real posts (`data/real`, split by brand), texts from ../shared/datasets; "
+             "- data: the project's labels of real posts (`data/real`, split by brand), texts from "
+             "../shared/datasets; "
              f"{real.n} posts ({', '.join(f'{k} {v}' for k, v in real.n_by_language.items())})",
              f"- model: `{model_dir}`, through onnxruntime; silent errors through the whole engine",
              f"- baseline: {real.baseline_note or 'none'}", "", "## Per language and head", "",

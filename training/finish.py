@@ -62,7 +62,8 @@ def finish_checkpoint(model: MultiHeadModel, out_dir: Path, config: TrainConfig,
         "config": config_dump(config),
         "base_model": base_info,
         "architecture": {
-            "encoder": "BertModel (no pooler), mean pooling over masked tokens incl. <s></s>, dropout, one Linear per head",
+            "encoder": "BertModel (no pooler), mean pooling over masked tokens incl. <s></s>, dropout, one Linear per "
+                       "head",
             "num_layers": best.encoder_config.num_hidden_layers,
             "hidden_size": best.encoder_config.hidden_size,
             "vocab_size": best.encoder_config.vocab_size,

@@ -67,7 +67,8 @@ class MultiHeadModel(nn.Module):
                               token_type_ids=torch.zeros_like(input_ids), position_ids=position_ids).last_hidden_state
         return mean_pool(hidden, attention_mask)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[dict[str, torch.Tensor],
+                                                                                      torch.Tensor]:
         pooled = self.encode(input_ids, attention_mask)
         features = self.dropout(pooled)
         logits = {name: layer(features) for name, layer in self.heads.items()}
@@ -87,7 +88,8 @@ class MultiHeadModel(nn.Module):
         state = {k: (v.float() if v.is_floating_point() else v).detach().cpu().contiguous()
                  for k, v in self.state_dict().items()}
         save_file(state, str(folder / MODEL_WEIGHTS), metadata={"format": "pt"})
-        (folder / MODEL_JSON).write_text(json.dumps(self.describe(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / MODEL_JSON).write_text(json.dumps(self.describe(), indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, attn_implementation: str = "sdpa") -> MultiHeadModel:
@@ -132,11 +134,13 @@ def from_e5(base_dir: Path, kept: Sequence[int] | None, heads: Sequence[HeadSpec
     # position_ids is a non-persistent buffer in some transformers versions; nothing else may be missing.
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
-        raise ModelArtifactError(f"base model {base_dir} does not fit BertModel: missing {missing}, unexpected {unexpected}")
+        raise ModelArtifactError(f"base model {base_dir} does not fit BertModel: missing {missing}, unexpected "
+                                 f"{unexpected}")
     return model
 
 
-def student_from_teacher(teacher: MultiHeadModel, layers: Sequence[int], dropout: float | None = None) -> MultiHeadModel:
+def student_from_teacher(teacher: MultiHeadModel, layers: Sequence[int],
+                         dropout: float | None = None) -> MultiHeadModel:
     """A shallower copy of ``teacher``: embeddings, the chosen layers (in order) and the heads."""
     n = teacher.encoder_config.num_hidden_layers
     if not layers or any(not 0 <= i < n for i in layers):

@@ -50,7 +50,8 @@ def write_pseudo_labels(rows: list[dict[str, Any]], folder: Path) -> dict[str, A
     with (folder / "pseudo_labels.jsonl").open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    counts = {h: dict(Counter(r["labels"][h] for r in rows if h in r["labels"])) for h in ("intent", "sentiment", "urgency")}
+    counts = {h: dict(Counter(r["labels"][h] for r in rows if h in r["labels"]))
+              for h in ("intent", "sentiment", "urgency")}
     stats = {"rows": len(rows), "counts": counts}
     (folder / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     log.info("self-training: %d pseudo-labeled texts %s", len(rows), counts)

@@ -253,7 +253,8 @@ def read_real_labels(folder: Path, texts: Path, splits: Sequence[Split]) -> list
     from training.real.labels import labeled_posts
 
     if not texts.is_dir():
-        raise ConfigError(f"real_labels: the texts folder {texts} does not exist (../shared/datasets beside the project)")
+        raise ConfigError(f"real_labels: the texts folder {texts} does not exist (../shared/datasets beside the "
+                          "project)")
     rows = []
     for lp in labeled_posts(folder, texts):
         split: Split = lp.sample.split  # type: ignore[assignment]
@@ -357,7 +358,8 @@ def load_source(source: SourceConfig, heads: Sequence[HeadSpec], seed: int = 13)
     if source.limit:
         for split, rows in out.items():
             if len(rows) > source.limit:
-                keep = sorted(random.Random(stable_seed(seed, source.name, split)).sample(range(len(rows)), source.limit))
+                keep = sorted(random.Random(stable_seed(seed, source.name, split)).sample(range(len(rows)),
+                                                                                          source.limit))
                 out[split] = [rows[i] for i in keep]
     log.info("source %s: %s", source.name, {s: len(v) for s, v in out.items()})
     return out
@@ -369,7 +371,8 @@ def source_files(source: SourceConfig) -> list[Path]:
     if source.kind == "corpus":
         names = tuple(f"{s}.jsonl" for s in source.splits)
     if source.kind == "real_labels":
-        names = (*names, *(str(p.relative_to(source.path)) for p in sorted((source.path / "labels" / "raw").glob("*.jsonl"))))
+        names = (*names, *(str(p.relative_to(source.path)) for p in sorted(
+            (source.path / "labels" / "raw").glob("*.jsonl"))))
     if source.kind == "pseudo_labels":
         file = source.path / "pseudo_labels.jsonl" if source.path.is_dir() else source.path
         return [file] if file.is_file() else []

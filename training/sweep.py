@@ -129,7 +129,8 @@ def write_transfer(best: tuple[str, Path, TrainConfig, Prepared], out: Path, rep
     from training.compact import compact
 
     files = compact(best[1], report_dir, "teacher", int8=True)
-    write_json(report_dir / "recipe.json", {"variant": best[0], "config": best[2].model_dump(mode="json", by_alias=True)})
+    write_json(report_dir / "recipe.json", {"variant": best[0], "config": best[2].model_dump(mode="json",
+                                                                                             by_alias=True)})
     return files
 
 

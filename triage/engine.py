@@ -235,7 +235,8 @@ class Engine:
             return p
         return replace(p, history=history, timings_ms={**p.timings_ms, "context": elapsed_ms(t)})
 
-    def _incident_pass(self, finish: list[tuple[PostContext, Classification, np.ndarray | None, float, datetime | None]],
+    def _incident_pass(self, finish: list[tuple[PostContext, Classification, np.ndarray | None, float,
+                                                datetime | None]],
                        results: list[TriageResult]) -> list[TriageResult]:
         """Count the routed posts in the stream; route again the posts of an open incident, with it."""
         assert self.stream.incidents is not None

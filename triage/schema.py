@@ -53,7 +53,9 @@ class LabelSchema(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> LabelSchema:
         if self.format_version != SCHEMA_FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} is not supported (expected {SCHEMA_FORMAT_VERSION})")
+            raise ValueError(
+                f"format_version {self.format_version} is not supported (expected {SCHEMA_FORMAT_VERSION})"
+            )
         names = [h.name for h in self.heads]
         if len(set(names)) != len(names):
             raise ValueError("two heads share a name")

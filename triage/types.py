@@ -98,7 +98,8 @@ class Post(_Frozen):
         # SLA clocks add days and business hours to this time: year 1 or 9999 overflows, and no real post
         # was written before social networks or a century from now.
         if value is not None and not EARLIEST_POST <= value <= LATEST_POST:
-            raise ValueError(f"must lie between {EARLIEST_POST.date()} and {LATEST_POST.date()} (got {value.isoformat()})")
+            raise ValueError(f"must lie between {EARLIEST_POST.date()} and {LATEST_POST.date()} (got "
+                             f"{value.isoformat()})")
         return value
 
     @field_validator("metadata")

@@ -48,7 +48,8 @@ def _keep(n_rows: int, n: int | None, seed: int = 0) -> list[int]:
 
 
 def evaluate_real_section(folders: dict[str, Path], others: dict[str, Any], real_dir: Path, texts: Path,
-                          corpus_dir: Path, limits: dict[str, int | None], *, engine: bool, threads: int) -> dict[str, Any]:
+                          corpus_dir: Path, limits: dict[str, int | None], *, engine: bool,
+                          threads: int) -> dict[str, Any]:
     """Every model on the real test split; TF-IDF trained on real train + written train.
 
     ``folders``: exported models (runtime + engine); ``others``: loaded classifiers without a folder (a
@@ -57,7 +58,8 @@ def evaluate_real_section(folders: dict[str, Path], others: dict[str, Any], real
     full = read_real_split("test", real_dir, texts)
     keep = _keep(len(full.rows), limits["test"])
     test = RealSplit("test", [full.rows[i] for i in keep], [full.channels[i] for i in keep])
-    pool = read_real_split("train", real_dir, texts).rows + written_train_rows(corpus_dir, ("intent", "sentiment", "urgency"))
+    pool = read_real_split("train", real_dir, texts).rows + written_train_rows(corpus_dir,
+                                                                               ("intent", "sentiment", "urgency"))
     train = [pool[i] for i in _keep(len(pool), limits["train"])]
     models: dict[str, Any] = {}
     for name, folder in folders.items():
@@ -187,7 +189,8 @@ def _per_class(real: dict[str, Any], labels: dict[str, str], lang: str) -> list[
 def _silent_rows(real: dict[str, Any], labels: dict[str, str]) -> list[list[object]]:
     rows = []
     for name, res in real["models"].items():
-        for lang, s in sorted((res.get("silent") or {}).items(), key=lambda kv: (kv[0] == "all", language_order(kv[0]))):
+        for lang, s in sorted((res.get("silent") or {}).items(), key=lambda kv: (kv[0] == "all",
+                                                                                 language_order(kv[0]))):
             rows.append([lang, labels.get(name, name), s["n"], f"{s['to_person']} ({s['human_share']:.1%})",
                          f"{s['silent_errors']} ({s['silent_error_rate']:.1%})", s["wrong_any_head"],
                          fmt(s.get("automated_all_heads_right"))])

@@ -247,7 +247,8 @@ def evaluate_he_fb(models: dict[str, Any], folder: Path, limits: dict[str, int |
     first = next(iter(models.values()))
     heads = [first.schema.head("sentiment")]
     out: dict[str, Any] = {"n": len(test), "train_rows": len(train), "fingerprint": fingerprint(test),
-                           "models": {name: model_metrics(clf, test, heads)["sentiment"] for name, clf in models.items()}}
+                           "models": {name: model_metrics(clf, test, heads)["sentiment"]
+                                      for name, clf in models.items()}}
     out["models"]["tfidf"] = baseline_metrics(train, test, heads)["sentiment"]
     return out
 
@@ -260,7 +261,8 @@ def read_complaints_split(model_dir: Path, folder: Path, splits: Sequence[str]) 
     config, _ = training_config(model_dir)
     spec = next((s for s in config.get("sources", []) if s.get("kind") == "complaints"), None)
     seed = int((spec or {}).get("split_seed", 13))
-    source = SourceConfig(name="complaints", kind="complaints", path=folder, splits=list(splits),  # type: ignore[arg-type]
+    source = SourceConfig(name="complaints", kind="complaints", path=folder,
+                          splits=list(splits),  # type: ignore[arg-type]
                           split_seed=seed)
     return read_source_rows(source), f"training.sources split, seed {seed}"
 
@@ -350,7 +352,8 @@ def _tfidf_complaints(train: Sequence[Any], test: Sequence[Any], brand: np.ndarr
     pred = fit_predict("complaint", ["no", "yes"])
     s_pred = fit_predict("sentiment", ["negative", "neutral", "positive"])
     sel = gold_sent >= 0
-    return {"complaint_all": _binary_metrics(y, pred), "complaint_brand_addressed": _binary_metrics(y[brand], pred[brand]),
+    return {"complaint_all": _binary_metrics(y, pred), "complaint_brand_addressed": _binary_metrics(y[brand],
+                                                                                                    pred[brand]),
             "sentiment_brand_addressed": _binary_sentiment(gold_sent[sel], s_pred[sel])}
 
 
@@ -438,7 +441,8 @@ def resolve_model_dirs(args: argparse.Namespace, corpus_dir: Path, tmp: Path, no
 def load_models(args: argparse.Namespace, model_dir: Path, teacher_dir: Path | None, results: dict[str, Any],
                 notes: Notes, section: Callable[[str, Callable[[], Any]], Any]) -> Models:
     student, how = load_model(model_dir, args.threads)
-    m = Models({"shipped": student}, {"shipped": model_dir}, {"shipped": args.label or student.version, "tfidf": "TF-IDF"})
+    m = Models({"shipped": student}, {"shipped": model_dir}, {"shipped": args.label or student.version,
+                                                              "tfidf": "TF-IDF"})
     described = {"shipped": f"{student.version} ({model_dir}): {how}"}
     if args.compare is not None and args.compare.suffix == ".json":
         from bench.accuracy.real import stored_model
@@ -511,7 +515,8 @@ def corpus_section(args: argparse.Namespace, m: Models, corpus_dir: Path, limits
     else:
         needs = section("engine routing", lambda: engine_needs_human(model_dir, [r.text for r in test], args.threads))
     corpus: dict[str, Any] = {"dir": str(corpus_dir), "n": len(test), "train_rows": len(train), "models": {},
-                              "fingerprint": fingerprint(test), "needs_human_source": needs[1] if needs else "not measured"}
+                              "fingerprint": fingerprint(test), "needs_human_source": needs[1] if needs
+                              else "not measured"}
     for name, clf in m.loaded.items():
         log(f"corpus test: {name}")
         corpus["models"][name] = section(f"corpus {name}", functools.partial(
@@ -614,7 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="results folder (default: bench/results)")
     parser.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: data/corpus, /tmp/corpus)")
     parser.add_argument("--real", type=Path, default=None, help="labeled real posts (default: data/real)")
-    parser.add_argument("--shared", type=Path, default=None, help="public datasets folder (default: ../shared/datasets)")
+    parser.add_argument("--shared", type=Path, default=None,
+                        help="public datasets folder (default: ../shared/datasets)")
     parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
     args = parser.parse_args(argv)
     results = run(args)

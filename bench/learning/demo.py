@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = prepare(work, t, registry)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))  # noqa: SIM115
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=open(work / "server.log", "w"))  # noqa: SIM115
     try:
         result = _loop(t, work, registry, fb, base, port)
     finally:
@@ -224,7 +225,8 @@ def _loop(t: Transcript, work: Path, registry: Path, fb: str, base: str, port: i
     refused = t.run("promote before comparing: refused", "models", "promote", candidate, check=False)
     compared = t.run("compare candidate and live model", "models", "compare", candidate, "--feedback", fb, check=False)
     out: dict[str, Any] = {"base": base, "candidate": candidate, "corrections": corrections,
-                           "refused_without_compare": refused.returncode != 0, "compare_passed": compared.returncode == 0}
+                           "refused_without_compare": refused.returncode != 0,
+                           "compare_passed": compared.returncode == 0}
     if compared.returncode != 0:
         return out
     out["promote"] = switch_under_load(client, t, ("models", "promote", candidate), candidate)

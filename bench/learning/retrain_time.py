@@ -58,7 +58,8 @@ def tiny_measurement(work: Path, corrections: int) -> dict[str, Any]:
 
     config = load_config(TINY)
     train(config, work / "base")
-    rows = [json.loads(line) for line in (ROOT / "data" / "corpus" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in (ROOT / "data" / "corpus" / "train.jsonl").read_text(
+        encoding="utf-8").splitlines()]
     picked = rows[100:100 + corrections]
     url = f"sqlite:///{work / 'fb.db'}"
     store = FeedbackStore(url)

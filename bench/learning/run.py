@@ -232,7 +232,8 @@ def markdown(result: dict[str, Any], header: dict[str, Any]) -> str:
         parts += [
             f"## Evaluated on the real {split} split",
             f"All {result['pool']} pool posts labeled: mean {split} macro-F1 **{ceiling:.3f}**.",
-            "Labels needed to reach a target (first round whose mean over seeds reaches it; — : not within the budget):",
+            ("Labels needed to reach a target (first round whose mean over seeds reaches it; "
+             "— : not within the budget):"),
             md_table(["target", *STRATEGIES], reach),
             "Learning curve (mean over seeds; every round is in active_learning.json):",
             md_table(["labels", *STRATEGIES, "active − random"], rows),
@@ -255,7 +256,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def _data(args: argparse.Namespace, limit: int | None) -> tuple[tuple[np.ndarray, dict], dict[str, tuple[np.ndarray, dict]]]:
+def _data(args: argparse.Namespace, limit: int | None) -> tuple[tuple[np.ndarray, dict],
+                                                                dict[str, tuple[np.ndarray, dict]]]:
     pool_texts, pool_y = load_split("train", limit)
     evals = {}
     for split in ("dev", "test"):
@@ -295,7 +297,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             runs[strategy].append(simulate(strategy, seed, pool, evals, labels, args.batch, budget))
         say(f"seed {seed}: " + ", ".join(f"{s} {runs[s][-1][-1]['test']['mean']:.3f}" for s in STRATEGIES) + " (test)")
     curves = {name: mean_curve(c, tuple(evals)) for name, c in runs.items()}
-    setup = (f"Pool: real **train** split ({len(pool[0])} posts); evaluation: real **dev** ({len(evals['dev'][0])}) and "
+    setup = (f"Pool: real **train** split ({len(pool[0])} posts); evaluation: real **dev** ({len(evals['dev'][0])}) "
+             "and "
              f"**test** ({len(evals['test'][0])}) splits, brands the pool does not have. Features: frozen sentence "
              f"embeddings of `{args.model.name}` (ONNX `embedding` output, {pool[0].shape[1]}-d), a model that never "
              "trained on data/real. Learner: one class-balanced logistic regression per head, refitted each round. "

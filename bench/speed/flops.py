@@ -98,7 +98,8 @@ def mapping_values(config: Mapping[str, Any]) -> dict[str, int]:
     return {}
 
 
-def arch_from_mapping(config: Mapping[str, Any], head_labels: Sequence[int] = (), source: str = "manifest") -> Arch | None:
+def arch_from_mapping(config: Mapping[str, Any], head_labels: Sequence[int] = (),
+                      source: str = "manifest") -> Arch | None:
     """An :class:`Arch` from a config dict; unstated sizes take BERT's defaults (FFN 4h, 64-wide heads)."""
     values = mapping_values(config)
     if not values:

@@ -14,8 +14,9 @@ Every phase is bounded in time and in request count. The server's process tree i
 throughout. Each phase also reports how its requests spread over the worker processes
 (``per_worker_requests`` by pid, ``workers_used``, ``busiest_worker_share``), from the server's
 ``triage_worker_requests`` metric read before and after the phase: with keep-alive clients a worker
-that accepts every connection serves every request, whatever the number of workers. The load generator shares the machine's cores with the server, so requests/s on a 2-core
-machine is a lower bound of what a separate client would see.
+that accepts every connection serves every request, whatever the number of workers. The load generator
+shares the machine's cores with the server, so requests/s on a 2-core machine is a lower bound of what a
+separate client would see.
 
 CLI: ``python -m bench.speed.http_load [--model DIR] [--seconds 10] [--config 1x2 --config 2x1 ...]``
 """

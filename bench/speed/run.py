@@ -70,15 +70,17 @@ from bench.common import (
     write_results,
 )
 
-WARM_UP_TEXTS = ("مرحبا، أين طلبي؟ رقم الطلب 12345", "Привет, где мой заказ? Номер 12345", "Bonjour, où est ma commande ?")
+WARM_UP_TEXTS = ("مرحبا، أين طلبي؟ رقم الطلب 12345", "Привет, где мой заказ? Номер 12345",
+                 "Bonjour, où est ma commande ?")
 
-# The targets (2 CPU cores, shipped default model).
-TARGET_INPROC_P50_MS = 10.0
-TARGET_HTTP_P50_MS = 20.0
-TARGET_BATCH_POSTS_S = 150.0
-TARGET_TORCH_RATIO = 2.0
+# The fast-default issue's targets (2 CPU cores, shipped default model). The PyTorch ratio is against the loop
+# running the teacher (--torch-checkpoint): what a team would run without this project's export.
+TARGET_INPROC_P50_MS = 4.0
+TARGET_HTTP_P50_MS = 6.0
+TARGET_BATCH_POSTS_S = 500.0
+TARGET_TORCH_RATIO = 4.0
 TARGET_MATMUL_FRACTION = 0.85
-TARGET_SERVER_RSS_MB = 500.0
+TARGET_SERVER_RSS_MB = 300.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,7 +363,8 @@ def run_reclassify_bench(model_dir: Path | None, smoke: bool, out_dir: Path, row
     if smoke:
         wanted.update({"--smoke": "", "--rows": str(rows), "--memory-rows": str(rows), "--modes": "local-1"})
     else:  # its defaults (100k rows, four engines incl. Ray) take an hour on 2 cores: it has its own command
-        wanted.update({"--rows": str(rows), "--memory-rows": str(max(500, rows // 5)), "--modes": "baseline,local-1,local"})
+        wanted.update({"--rows": str(rows), "--memory-rows": str(max(500, rows // 5)),
+                       "--modes": "baseline,local-1,local"})
     for flag, value in wanted.items():
         if value is not None and flag in helptext:
             command += [flag] if value == "" else [flag, value]

@@ -2,8 +2,10 @@
 
 ::
 
-    python -m bench.speed.serving_configs run --model models/default            # the configurations below, ~5 minutes
-    python -m bench.speed.serving_configs standin --out .cache/bench-model      # a model folder to measure before one is trained
+    # the configurations below, ~5 minutes
+    python -m bench.speed.serving_configs run --model models/default
+    # a model folder to measure before one is trained
+    python -m bench.speed.serving_configs standin --out .cache/bench-model
 
 ``run`` starts ``triage serve`` once per configuration (workers x inference threads, micro-batching on
 or off) on a loopback port, measures the idle latency of single requests (sequential, nothing else
@@ -95,7 +97,8 @@ def _pct(values: Sequence[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else float("nan")
 
 
-def _start(model: Path, config: Config, port: int, window_ms: float, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(model: Path, config: Config, port: int, window_ms: float,
+           env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ, **env_extra,
         "TRIAGE_API_KEYS": "", "TRIAGE_PORT": str(port), "TRIAGE_HOST": "127.0.0.1",

@@ -133,7 +133,8 @@ def _onnx_tensors(onnx_path: Path) -> tuple[Any, dict[str, np.ndarray]]:
             # weight-only int8: materialise the fp32 weights the graph computes with
             x = tensors[node.input[0]].astype(np.float32)
             scale = tensors[node.input[1]].astype(np.float32)
-            zero = tensors[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2] in tensors else 0.0
+            zero = tensors[node.input[
+                2]].astype(np.float32) if len(node.input) > 2 and node.input[2] in tensors else 0.0
             if np.ndim(scale) == 1 and np.size(scale) > 1:
                 axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
                 shape = [1] * x.ndim
@@ -312,7 +313,8 @@ def torch_model_for(
     tokenizer = hf_tokenizer(model_dir)
     sample = _tokenize(tokenizer, list(texts[:8]), prefix, max_length)
     onnx_clf = OnnxClassifier(Path(model_dir), threads=1)
-    ids = [list(map(int, row[: int(m.sum())])) for row, m in zip(sample["input_ids"], sample["attention_mask"], strict=True)]
+    ids = [list(map(int, row[: int(m.sum())])) for row, m in zip(sample["input_ids"], sample["attention_mask"],
+                                                                 strict=True)]
     onnx_logits = onnx_clf._run(ids)
 
     def check(module: nn.Module) -> float:
@@ -483,7 +485,8 @@ class CheckpointClassifier:
                               model_dir=str(folder))
         self.temperatures = {h.name: float((calibration.get(h.name) or {}).get("temperature", 1.0)) for h in specs}
         self.thresholds = {h.name: float((calibration.get(h.name) or {}).get("threshold", h.threshold)) for h in specs}
-        self.min_margins = {h.name: float((calibration.get(h.name) or {}).get("min_margin", h.min_margin)) for h in specs}
+        self.min_margins = {h.name: float((calibration.get(h.name) or {}).get("min_margin", h.min_margin))
+                            for h in specs}
         self.batch_size = batch_size
 
     def predict(self, texts: Sequence[str]) -> Any:

@@ -131,7 +131,8 @@ def _incidents(spec: StreamSpec, brand: BrandProfile, rng: np.random.Generator, 
     return placed
 
 
-def _place(spec: StreamSpec, rng: np.random.Generator, duration: float, busy: list[Truth], margin: float) -> float | None:
+def _place(spec: StreamSpec, rng: np.random.Generator, duration: float, busy: list[Truth],
+           margin: float) -> float | None:
     lo, hi = spec.warm_end + 3 * 3600.0, spec.t_end - duration - 3 * 3600.0
     for _ in range(500):
         if hi <= lo:
@@ -193,7 +194,8 @@ class VectorBank:
         return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-def background_hour(spec: StreamSpec, pl: Plan, brand: BrandProfile, hour: int, rng: np.random.Generator) -> list[Draft]:
+def background_hour(spec: StreamSpec, pl: Plan, brand: BrandProfile, hour: int,
+                    rng: np.random.Generator) -> list[Draft]:
     """The brand's ordinary posts in one absolute hour (plus sale and holiday extras when active)."""
     t = hour * 3600.0 + 1800.0
     lam = pl.base_rate[brand.name] * _rhythm_at(spec, brand, hour, pl.truths, pl.day_noise[brand.name])

@@ -38,7 +38,8 @@ BANK: dict[str, dict[str, list[str]]] = {
         "en": ["When is the monthly payment taken?", "How do I get a VAT invoice?", "Can I change my billing date?"],
     },
     "tech_problem": {
-        "he": ["האפליקציה לא נפתחת מאז העדכון", "אין לי אינטרנט מהבוקר", "לא מצליח להתחבר לחשבון", "הראוטר מתנתק כל שעה"],
+        "he": ["האפליקציה לא נפתחת מאז העדכון", "אין לי אינטרנט מהבוקר", "לא מצליח להתחבר לחשבון",
+               "הראוטר מתנתק כל שעה"],
         "en": ["The app won't open since the update", "No internet since this morning", "Can't log in to my account",
                "Router keeps dropping every hour"],
     },
@@ -60,7 +61,8 @@ BANK: dict[str, dict[str, list[str]]] = {
                "Do you deliver to {city}?"],
     },
     "praise": {
-        "he": ["תודה לנציגה שרית, שירות מדהים!", "הזמנתי אתמול וכבר הגיע, כל הכבוד", "אין עליכם 🙏", "שירות מעולה, תודה"],
+        "he": ["תודה לנציגה שרית, שירות מדהים!", "הזמנתי אתמול וכבר הגיע, כל הכבוד", "אין עליכם 🙏",
+               "שירות מעולה, תודה"],
         "en": ["Thanks to Sarah on the phone, amazing service!", "Ordered yesterday and it's already here, well done",
                "Best customer service ever 🙏", "Great service, thank you"],
     },
@@ -70,7 +72,8 @@ BANK: dict[str, dict[str, list[str]]] = {
     },
     "churn": {
         "he": ["אם זה לא יסתדר עד מחר אני עובר לחברה אחרת", "תבטלו לי את המנוי", "נמאס, אני מתנתק"],
-        "en": ["If this isn't fixed by tomorrow I'm switching", "Cancel my subscription now", "Done with you, closing my account"],
+        "en": ["If this isn't fixed by tomorrow I'm switching", "Cancel my subscription now",
+               "Done with you, closing my account"],
     },
     "chatter": {
         "he": ["@דני תראה את זה 😂", "ראשון!", "גם אצלי", "😂😂😂"],
@@ -95,20 +98,23 @@ BANK: dict[str, dict[str, list[str]]] = {
     "viral_echo": {
         "he": ["בושה, ראיתי את הפוסט", "גם לי קרה אותו דבר בדיוק", "הפוסט כבר עם {n} שיתופים, תתעוררו",
                "מזעזע, עוזב אתכם", "כבר {n} צפיות לסרטון, איפה התגובה שלכם?"],
-        "en": ["Disgraceful, saw the post", "Exactly the same happened to me", "That post already has {n} shares, wake up",
+        "en": ["Disgraceful, saw the post", "Exactly the same happened to me",
+               "That post already has {n} shares, wake up",
                "Shocking, I'm leaving you", "The video is at {n} views, where is your response?"],
     },
     "recall_report": {
         "he": ["מצאתי זכוכית ב{product}, הילד כמעט בלע", "הבת שלי קיבלה הרעלת קיבה אחרי {product}",
                "חתיכת מתכת ב{product}, זה מסוכן", "כל המשפחה חולה אחרי {product} שקנינו אתמול"],
         "en": ["Found glass in {product}, my kid nearly swallowed it", "My daughter got food poisoning after {product}",
-               "A piece of metal in {product}, this is dangerous", "Whole family sick after {product} we bought yesterday"],
+               "A piece of metal in {product}, this is dangerous",
+               "Whole family sick after {product} we bought yesterday"],
     },
     "recall_followup": {
         "he": ["האם הריקול של {product} כולל גם את האצווה שלי?", "איך מקבלים החזר על {product} שהוחזר?",
                "קניתי {product} בשבוע שעבר, לזרוק?", "למה לא הודעתם קודם על {product}?"],
         "en": ["Does the {product} recall include my batch?", "How do I get a refund for the recalled {product}?",
-               "Bought {product} last week, should I throw it away?", "Why didn't you warn people about {product} sooner?"],
+               "Bought {product} last week, should I throw it away?",
+               "Why didn't you warn people about {product} sooner?"],
     },
     "phishing_spam": {
         "he": ["{brand}: החשבון שלך נחסם, לאימות היכנסו ל-{link}", "זכית במתנה מ{brand}! לאיסוף: {link}"],
@@ -124,8 +130,10 @@ BANK: dict[str, dict[str, list[str]]] = {
     "billing_error": {
         "he": ["חויבתי פעמיים על אותו חודש, וגם השכנים", "החיוב החודשי קפץ פתאום בלי הסבר",
                "יש חיוב כפול בחשבון של כולם החודש?", "חיוב על {n} ש\"ח שלא קשור אליי"],
-        "en": ["Billed twice for the same month, my neighbours too", "Monthly charge suddenly jumped with no explanation",
-               "Is everyone getting a double charge this month?", "A charge of {n} pounds that has nothing to do with me"],
+        "en": ["Billed twice for the same month, my neighbours too",
+               "Monthly charge suddenly jumped with no explanation",
+               "Is everyone getting a double charge this month?",
+               "A charge of {n} pounds that has nothing to do with me"],
     },
     "critical_single": {
         "he": ["אם לא תחזירו לי את הכסף אני פונה לעורך דין", "פניתי לרשות להגנת הצרכן בעניין שלכם",
@@ -135,7 +143,8 @@ BANK: dict[str, dict[str, list[str]]] = {
     },
     "flood": {
         "he": ["פעם שלישית שאני כותב ואף אחד לא עונה!!!", "שוב אני כותב, תענו כבר", "עדיין מחכה לתשובה!!!"],
-        "en": ["Third time I'm writing and nobody answers!!!", "Writing again, answer me", "Still waiting for an answer!!!"],
+        "en": ["Third time I'm writing and nobody answers!!!", "Writing again, answer me",
+               "Still waiting for an answer!!!"],
     },
     "sale": {
         "he": ["המבצע של 30% תקף גם באתר?", "עד מתי המבצע?", "קניתי במבצע, איזה כיף!", "יש עוד מלאי במבצע?"],
@@ -144,7 +153,8 @@ BANK: dict[str, dict[str, list[str]]] = {
     },
     "holiday": {
         "he": ["חג שמח לכל הצוות!", "חג שמח ותודה על השירות", "פתוחים בחג?", "חג שמח 🎉"],
-        "en": ["Happy holidays to the whole team!", "Happy holidays and thanks for the service", "Are you open on the bank holiday?",
+        "en": ["Happy holidays to the whole team!", "Happy holidays and thanks for the service",
+               "Are you open on the bank holiday?",
                "Happy holidays 🎉"],
     },
 }

@@ -112,7 +112,8 @@ def _speed(data: dict[str, Any]) -> str:
         ["state save per batch (to_dict + JSON, all brands in the batch)", f"{sp['store_save_ms_per_batch']} ms"],
         ["events / batches / batch size / workers",
          f"{sp['events']:,} / {sp['batches']:,} / {sp['batch_size']} / {sp['workers']}"],
-        ["time in the detector / whole run with generation", f"{sp['detector_s']} s / {sp['wall_s_with_generation']} s"],
+        ["time in the detector / whole run with generation",
+         f"{sp['detector_s']} s / {sp['wall_s_with_generation']} s"],
         ["whole machine busy during the run", f"{sp['machine_during_run'].get('busy_pct')} %"],
         ["RSS at start / peak / end (whole bench process)",
          f"{mem['rss_at_start_mb']} / {mem['peak_rss_mb']} / {mem['rss_at_end_mb']} MiB"],
@@ -161,7 +162,8 @@ def _settings(data: dict[str, Any]) -> str:
                       f"{cfg['min_trouble_share']}, brand activity factor ≤ {cfg['activity_cap']}"],
         ["clusters", f"cosine ≥ {cfg['cluster_threshold']} (embeddings), estimated Jaccard ≥ {cfg['text_threshold']} "
                      f"(text), ≤ {cfg['max_clusters']} per brand, expire after {cfg['cluster_ttl_hours']} h"],
-        ["virality", f"observed floors {cfg['viral_floor']} and z ≥ {cfg['viral_z']}; stated floors {cfg['stated_floor']}"],
+        ["virality",
+         f"observed floors {cfg['viral_floor']} and z ≥ {cfg['viral_z']}; stated floors {cfg['stated_floor']}"],
         ["lifecycle", f"resolve after {cfg['resolve_after_minutes']} min quiet (p > {cfg['quiet_p']}), growing at "
                       f"{cfg['growth_ratio']}× the opening hour's posts"],
         ["seed / batch / workers", f"{st['seed']} / {st['batch']} / {st['workers']}"],

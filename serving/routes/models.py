@@ -75,7 +75,8 @@ def merged_agreement(live: LiveState) -> dict[str, Any] | None:
                 per["agree"] += sample.value if sample.labels["agree"] == "true" else 0.0
     if not counts:
         return None
-    return {h: {"n": int(c["n"]), "agree": int(c["agree"]), "agreement": round(c["agree"] / c["n"], 4) if c["n"] else None}
+    return {h: {"n": int(c["n"]), "agree": int(c["agree"]), "agreement": round(c["agree"] / c["n"], 4) if c["n"]
+                else None}
             for h, c in sorted(counts.items())}
 
 

@@ -3,7 +3,8 @@
 The pool is the newest stored posts (``TRIAGE_STORE_URL``; the caller's brands) that nobody has corrected
 yet (``learning.feedback``). The live model scores their redacted texts in the inference pool, and
 ``learning.active.select`` ranks them by uncertainty (margin, entropy), by how rare among the corrections
-the labels they may have are, and by diversity (one per embedding cluster). Texts in the answer are the stored, redacted ones.
+the labels they may have are, and by diversity (one per embedding cluster). Texts in the answer are the
+stored, redacted ones.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class ReviewItem(BaseModel):
 class ReviewQueue(BaseModel):
     model_version: str
     pool: int = Field(description="Stored posts scored (the newest, not yet labeled).")
-    labeled_excluded: int = Field(description="Posts of the pool window left out because they already have a correction.")
+    labeled_excluded: int = Field(description="Posts of the pool window left out because they already have a "
+                                              "correction.")
     items: list[ReviewItem]
 
 

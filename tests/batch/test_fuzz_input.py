@@ -96,7 +96,8 @@ def csv_record(draw: st.DrawFn) -> bytes:
     if kind == "bytes":
         return draw(st.binary(max_size=30)).translate(None, b'"\r\n') + b"\n"
     width = len(KEYS) if kind != "ragged" else draw(st.integers(1, len(KEYS) + 3))
-    fields = [draw(st.one_of(TEXT, NUMBER.map(str), st.sampled_from(["a", "b", "true", "facebook", ""]))) for _ in range(width)]
+    fields = [draw(st.one_of(TEXT, NUMBER.map(str), st.sampled_from(["a", "b", "true", "facebook", ""])))
+              for _ in range(width)]
     buf = io.StringIO()
     csv.writer(buf).writerow(fields)
     line = _encode(buf.getvalue())

@@ -36,7 +36,8 @@ def _rejects(out: Path) -> list[dict]:
 
 def test_blank_lines_in_json_lines_are_skipped_counted_and_listed(tmp_path: Path, options: ReclassifyOptions) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_bytes(b'{"id": "a", "text": "hello"}\n\n{"id": "b", "text": "thanks"}\n  \t\r\n{"id": "c", "text": "x"}\n\n')
+    src.write_bytes(b'{"id": "a", "text": "hello"}\n\n{"id": "b", "text": "thanks"}\n  \t\r\n{"id": "c", "text": '
+                    b'"x"}\n\n')
     out = tmp_path / "out.jsonl"
     report = reclassify(src, out, options, engine_builder=make_engine)
     assert (report.rows, report.scored, report.skipped, report.rejected) == (6, 3, 3, 0)
@@ -233,7 +234,8 @@ def test_the_library_default_limits_reject_bidi_overrides_like_the_api() -> None
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("\u200b", "empty_text"), ("\x00", "empty_text"), ("\ufeff\u2060\u200d", "empty_text"), ("\u200f \u200e", "empty_text"),
+    [("\u200b", "empty_text"), ("\x00", "empty_text"), ("\ufeff\u2060\u200d", "empty_text"),
+     ("\u200f \u200e", "empty_text"),
      ("\t\x0b\x1f", "empty_text"), ("😂", None), ("a\u200b", None), ("\x00x", None), ("\u05d0", None)],
 )  # fmt: skip
 def test_check_text_calls_invisible_only_text_empty(text: str, code: str | None) -> None:

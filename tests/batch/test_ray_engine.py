@@ -50,10 +50,12 @@ def test_ray_engine_equals_the_local_engine_row_for_row(
     assert remote.engine == "ray" and (remote.rows, remote.scored, remote.rejected) == (150, 148, 2)
     assert remote.heads == local.heads
     assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
-    assert (tmp_path / "ray.parquet.rejects.jsonl").read_bytes() == (tmp_path / "local.parquet.rejects.jsonl").read_bytes()
+    rejects = "parquet.rejects.jsonl"
+    assert (tmp_path / f"ray.{rejects}").read_bytes() == (tmp_path / f"local.{rejects}").read_bytes()
 
 
-def test_an_actor_pool_that_would_take_every_cpu_is_refused(tmp_path: Path, options: ReclassifyOptions, local_ray: Any) -> None:
+def test_an_actor_pool_that_would_take_every_cpu_is_refused(tmp_path: Path, options: ReclassifyOptions,
+                                                            local_ray: Any) -> None:
     from triage.errors import ConfigError
 
     src = write_rows(make_rows(5), tmp_path / "in.jsonl")

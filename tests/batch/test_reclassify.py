@@ -53,7 +53,8 @@ def test_each_format_round_trips_in_order_with_results_equal_to_single_posts(
     assert out.with_name(out.name + ".rejects.jsonl").read_text() == ""
 
 
-def test_output_columns_keep_input_order_and_types_and_replace_old_labels(tmp_path: Path, options: ReclassifyOptions) -> None:
+def test_output_columns_keep_input_order_and_types_and_replace_old_labels(tmp_path: Path,
+                                                                          options: ReclassifyOptions) -> None:
     table = pa.table(
         {
             "when": pa.array([datetime(2024, 1, i + 1, tzinfo=UTC) for i in range(5)], pa.timestamp("ms", tz="UTC")),
@@ -137,7 +138,8 @@ def test_bad_rows_go_to_the_rejects_file_and_stay_in_the_output(tmp_path: Path, 
     got = read_rows(out)
     assert len(got) == 10
     assert [r["reclassify_status"] for r in got] == ["ok"] + ["rejected"] * 8 + ["ok"]
-    assert got[1] == {"id": "nt", **{k: None for k in got[1] if k not in ("id", "reclassify_status", "reclassify_error")},
+    assert got[1] == {"id": "nt", **{k: None for k in got[1] if k not in ("id", "reclassify_status",
+                                                                          "reclassify_error")},
                       "reclassify_status": "rejected", "reclassify_error": "missing_text"}  # fmt: skip
     assert got[5]["id"] == "utf" and got[9]["language"] == "ru"
     assert report.rejects_by_code["missing_text"] == 2
@@ -231,14 +233,16 @@ def test_a_rerun_after_success_gives_the_same_bytes_and_chunking_does_not_matter
     assert (tmp_path / "b.jsonl").read_bytes() == first
 
 
-def test_an_unfinished_job_for_another_input_is_refused_unless_restarted(tmp_path: Path, options: ReclassifyOptions) -> None:
+def test_an_unfinished_job_for_another_input_is_refused_unless_restarted(tmp_path: Path,
+                                                                         options: ReclassifyOptions) -> None:
     src = write_rows(make_rows(10), tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
     work = tmp_path / "out.jsonl.partial"
     work.mkdir()
     (work / "state.json").write_text(
         json.dumps(
-            {"version": STATE_VERSION, "fingerprint": {"path": "elsewhere"}, "options_hash": "x", "reclassified_at": "y",
+            {"version": STATE_VERSION, "fingerprint": {"path": "elsewhere"}, "options_hash": "x",
+             "reclassified_at": "y",
              "chunks_done": 1, "rows_done": 7, "tally": {}}
         )
     )
@@ -326,7 +330,9 @@ def test_an_interrupted_job_resumes_to_the_same_bytes(tmp_path: Path, options: R
         reclassify(src, out, options, progress=_CrashAfter(2), engine_builder=make_engine)
     assert not out.exists() and len(list((tmp_path / f"out{ext}.partial").glob("part-*"))) == 2
     with pytest.raises(ConfigError, match="reclassified_at"):
-        reclassify(src, out, replace(options, reclassified_at=datetime(2030, 1, 1, tzinfo=UTC)), engine_builder=make_engine)
-    report = reclassify(src, out, replace(options, reclassified_at=None), engine_builder=make_engine)  # the time comes from the state
+        reclassify(src, out, replace(options, reclassified_at=datetime(2030, 1, 1, tzinfo=UTC)),
+                   engine_builder=make_engine)
+    # the time comes from the state
+    report = reclassify(src, out, replace(options, reclassified_at=None), engine_builder=make_engine)
     assert report.resumed_from_row == 14 and report.rows == 40 and report.rejected == 1
     assert out.read_bytes() == whole.read_bytes()

@@ -73,7 +73,8 @@ def test_a_killed_job_resumes_and_writes_the_same_bytes_as_an_uninterrupted_run(
     # The uninterrupted reference run, in this process: the same options as the command line.
     whole = tmp_path / "whole.csv"
     at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    reclassify(src, whole, ReclassifyOptions(chunk_size=50, batch_size=32, reclassified_at=at), engine_builder=make_engine)
+    reclassify(src, whole, ReclassifyOptions(chunk_size=50, batch_size=32, reclassified_at=at),
+               engine_builder=make_engine)
     assert out.read_bytes() == whole.read_bytes()
     assert (tmp_path / "out.csv.rejects.jsonl").read_bytes() == (tmp_path / "whole.csv.rejects.jsonl").read_bytes()
     assert len((tmp_path / "out.csv.rejects.jsonl").read_text().splitlines()) == 2

@@ -70,7 +70,8 @@ def test_hebrew_prefix_letters_do_not_hide_matches(extractor: EntityExtractor, t
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("order number is #A99812, call me +1 (415) 555-0134", [("order_id", "A99812"), ("phone", "+1 (415) 555-0134")]),
+        ("order number is #A99812, call me +1 (415) 555-0134", [("order_id", "A99812"),
+                                                                ("phone", "+1 (415) 555-0134")]),
         ("case 01234567 ref 55120", [("order_id", "01234567"), ("order_id", "55120")]),
         ("charged on 4580 4580 4580 4580 twice", [("card", "4580 4580 4580 4580")]),
         ("card 4580 4580 4580 4581 (typo)", []),
@@ -98,7 +99,8 @@ def test_mentions_in_hebrew(extractor: EntityExtractor) -> None:
     assert found(extractor, "@דני תראה את זה 😂") == [("mention", "@דני")]
 
 
-PII_VALUES = st.sampled_from(["052-3456789", "0541234567", "dana@x.co.il", "123456782", "4580 4580 4580 4580", "+44 7700 900123"])
+PII_VALUES = st.sampled_from(["052-3456789", "0541234567", "dana@x.co.il", "123456782", "4580 4580 4580 4580",
+                              "+44 7700 900123"])
 FILLER = st.text(alphabet="אבגדה abc,.!?\u200f\u05b8😂 ", max_size=15)
 
 

@@ -85,7 +85,8 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "mixed-scripts-glued": lambda n: _fill("ל٠٥a-۲.ز", n),
 }
 # The inputs that were (or could plausibly become) superlinear: checked for linearity.
-WORST = ["zero-dash", "05-space", "card-groups", "id-groups", "digit-dot", "dot-comma", "letter-dash", "mixed-separators"]
+WORST = ["zero-dash", "05-space", "card-groups", "id-groups", "digit-dot", "dot-comma", "letter-dash",
+         "mixed-separators"]
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def _check(extractor: EntityExtractor, text: str, entity_type: str, written: str
         ("המספר \u200f052\u200f-\u200f3456789\u200f", "052\u200f-\u200f3456789", "המספר \u200f[PHONE]\u200f"),
     ],
 )
-def test_phones_in_other_formats_are_redacted(extractor: EntityExtractor, text: str, written: str, redacted: str) -> None:
+def test_phones_in_other_formats_are_redacted(extractor: EntityExtractor, text: str, written: str,
+                                              redacted: str) -> None:
     _check(extractor, text, "phone", written, redacted)
 
 
@@ -78,7 +79,8 @@ def test_a_phone_presented_as_tracking_or_customer_number_is_still_a_phone(extra
         ("ות\"ז 1234567-4", "1234567-4", "ות\"ז [IL_ID]"),
     ],
 )
-def test_israeli_ids_in_other_formats_are_redacted(extractor: EntityExtractor, text: str, written: str, redacted: str) -> None:
+def test_israeli_ids_in_other_formats_are_redacted(extractor: EntityExtractor, text: str, written: str,
+                                                   redacted: str) -> None:
     _check(extractor, text, "il_id", written, redacted)
 
 
@@ -94,7 +96,8 @@ def test_israeli_ids_in_other_formats_are_redacted(extractor: EntityExtractor, t
         ("ת.ז. 123456782", "ת.ז. [IL_ID]"),
     ],
 )
-def test_customer_numbers_that_are_israeli_ids_are_redacted(extractor: EntityExtractor, text: str, redacted: str) -> None:
+def test_customer_numbers_that_are_israeli_ids_are_redacted(extractor: EntityExtractor, text: str,
+                                                            redacted: str) -> None:
     _check(extractor, text, "il_id", "123456782", redacted)
 
 
@@ -158,7 +161,8 @@ def test_a_phone_before_a_card_in_one_chain_stays_a_phone(extractor: EntityExtra
         ("mail josé.núñez@correo.es", "josé.núñez@correo.es", "mail [EMAIL]"),
     ],
 )
-def test_international_email_addresses_are_redacted(extractor: EntityExtractor, text: str, written: str, redacted: str) -> None:
+def test_international_email_addresses_are_redacted(extractor: EntityExtractor, text: str, written: str,
+                                                    redacted: str) -> None:
     _check(extractor, text, "email", written, redacted)
 
 

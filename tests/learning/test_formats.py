@@ -55,7 +55,8 @@ def test_jsonl_and_csv_round_trip_into_another_database(tmp_path: Path) -> None:
                    "--head", "intent")["rows"] == 1
 
 
-def test_label_studio_export_is_tasks_with_predictions_and_a_config(tmp_path: Path, default_schema: LabelSchema) -> None:
+def test_label_studio_export_is_tasks_with_predictions_and_a_config(tmp_path: Path,
+                                                                    default_schema: LabelSchema) -> None:
     out = tmp_path / "ls.json"
     _invoke("feedback", "export", "--db", _db(tmp_path), "--format", "label-studio", "--out", str(out))
     tasks = json.loads(out.read_text(encoding="utf-8"))
@@ -76,14 +77,18 @@ def test_label_studio_export_of_a_reviewed_project_comes_back(tmp_path: Path, de
          "annotations": [
              {"id": 1, "completed_by": {"email": "dana@acme.example"}, "was_cancelled": False,
               "created_at": "2026-05-01T10:00:00Z", "updated_at": "2026-05-01T10:00:00Z",
-              "result": [{"from_name": "intent", "to_name": "text", "type": "choices", "value": {"choices": ["request"]}}]},
+              "result": [{"from_name": "intent", "to_name": "text", "type": "choices",
+                          "value": {"choices": ["request"]}}]},
              {"id": 2, "completed_by": 7, "was_cancelled": False, "created_at": "2026-05-02T10:00:00Z",
-              "result": [{"from_name": "intent", "to_name": "text", "type": "choices", "value": {"choices": ["complaint"]}},
+              "result": [{"from_name": "intent", "to_name": "text", "type": "choices",
+                          "value": {"choices": ["complaint"]}},
                          {"from_name": "actions", "to_name": "text", "type": "choices",
                           "value": {"choices": ["reply", "escalate"]}},
-                         {"from_name": "queue", "to_name": "text", "type": "textarea", "value": {"text": ["billing"]}}]},
+                         {"from_name": "queue", "to_name": "text", "type": "textarea",
+                          "value": {"text": ["billing"]}}]},
              {"id": 3, "completed_by": 8, "was_cancelled": True, "created_at": "2026-05-03T10:00:00Z",
-              "result": [{"from_name": "intent", "to_name": "text", "type": "choices", "value": {"choices": ["spam"]}}]}]},
+              "result": [{"from_name": "intent", "to_name": "text", "type": "choices",
+                          "value": {"choices": ["spam"]}}]}]},
         {"id": 12, "data": {"text": "no annotation yet"}, "annotations": []},
     ]
     path = tmp_path / "reviewed.json"
@@ -124,7 +129,8 @@ def test_argilla_records_go_out_with_settings_and_come_back_nested_or_flat(
         (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     got = read_argilla(tmp_path / "nested.json")
     assert [(r["post_id"], r["head"], r["label"], r["actor"]) for r in got] == [
-        ("tw-2", "sentiment", "negative", "u-1"), ("tw-2", "intent", "complaint", "u-3"), ("tw-2", "actions", "hide", "u-1")]
+        ("tw-2", "sentiment", "negative", "u-1"), ("tw-2", "intent", "complaint", "u-3"),
+        ("tw-2", "actions", "hide", "u-1")]
     rows, errors = prepare_import(read_argilla(tmp_path / "flat.json"), default_schema, str)
     assert [(r["head"], r["label"], r["actor"]) for r in rows] == [("sentiment", "positive", "u-9")]
     assert len(errors) == 1 and "urgentish" in errors[0]

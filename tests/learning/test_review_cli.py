@@ -37,7 +37,8 @@ def test_review_next_ranks_stored_posts_nobody_corrected(tmp_path: Path, default
     feedback = FeedbackStore(db)
     feedback.add(post_id="p1", head="intent", label="praise", redacted_text=texts[1])
     feedback.close()
-    result = runner.invoke(app, ["review", "next", "--model", str(ROOT / "models" / "default"), "--store-url", store_url,
+    result = runner.invoke(app, ["review", "next", "--model", str(ROOT / "models" / "default"), "--store-url",
+                                 store_url,
                                  "--db", db, "--limit", "3"])
     assert result.exit_code == 0, result.output
     items = [json.loads(line) for line in result.stdout.splitlines()]

@@ -30,7 +30,8 @@ def test_the_shadow_counts_agreement_drops_when_full_and_survives_failures(defau
     assert shadow.wait_idle(5)
     snap = shadow.snapshot()
     assert (snap["live"], snap["shadow"], snap["posts"], snap["dropped"]) == ("live@1", "cand@2", 3, 0)
-    assert snap["heads"]["intent"]["agree"] == 2 and snap["heads"]["intent"]["top_disagreements"] == {"other -> question": 1}
+    intent = snap["heads"]["intent"]
+    assert intent["agree"] == 2 and intent["top_disagreements"] == {"other -> question": 1}
     assert ("intent", False) in compared and len(compared) == 9
     shadow.reset("live@2")
     assert shadow.snapshot()["posts"] == 0 and shadow.snapshot()["live"] == "live@2"

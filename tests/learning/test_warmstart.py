@@ -86,7 +86,8 @@ def _ok(*args: str) -> str:
 
 
 def _corrections(url: str, n: int = 150) -> None:
-    rows = [json.loads(line) for line in (ROOT / "data" / "corpus" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in (ROOT / "data" / "corpus" / "train.jsonl").read_text(
+        encoding="utf-8").splitlines()]
     store = FeedbackStore(url)
     store.add_many([{"post_id": r["id"], "head": h, "label": r[h], "redacted_text": r["text"], "actor": "agent-1"}
                     for r in rows[100:100 + n] for h in ("intent", "sentiment", "urgency")])
@@ -117,7 +118,8 @@ def test_corrections_make_a_candidate_that_the_gate_judges(tmp_path: Path, monke
     cand = json.loads(_ok("models", "add", str(tmp_path / "ft-model"), "--run", str(tmp_path / "ft"), *reg))["model"]
     refused = runner.invoke(app, ["models", "promote", cand, *reg])
     assert refused.exit_code == 2 and "never compared" in refused.output
-    compared = runner.invoke(app, ["models", "compare", cand, "--feedback", fb, "--real-limit", "200", "--margin", "1.0",
+    compared = runner.invoke(app, ["models", "compare", cand, "--feedback", fb, "--real-limit", "200", "--margin",
+                                   "1.0",
                                    *reg])
     assert compared.exit_code == 0, compared.output
     assert "corrections_heldout" in compared.output and "PASSED" in compared.output

@@ -117,7 +117,8 @@ queues:
   care: {name: Care, languages: [he, en]}
   mod: {name: Moderation, languages: [he, en, other], hours: {around_the_clock: true}}
 calendar:
-  weekly: {sun: "08:00-17:00", mon: "08:00-17:00", tue: "08:00-17:00", wed: "08:00-17:00", thu: "08:00-17:00", fri: "08:00-13:00", sat: closed}
+  weekly: {sun: "08:00-17:00", mon: "08:00-17:00", tue: "08:00-17:00", wed: "08:00-17:00", thu: "08:00-17:00",
+           fri: "08:00-13:00", sat: closed}
   holidays: israel
   erev_chag: "08:00-13:00"
 sla:

@@ -135,7 +135,8 @@ def test_a_rule_that_hides_only_protected_posts_is_rejected(tmp_path: Path, defa
 def test_unknown_template_and_library(tmp_path: Path, default_schema: LabelSchema) -> None:
     replies = tmp_path / "replies"
     write_library(replies)
-    with_library = MINIMAL_POLICY.replace("timezone: Asia/Jerusalem\n", "timezone: Asia/Jerusalem\nreply_library: tiny\n")
+    with_library = MINIMAL_POLICY.replace("timezone: Asia/Jerusalem\n",
+                                          "timezone: Asia/Jerusalem\nreply_library: tiny\n")
     ok = with_library.replace("actions: [reply]}\ndefault", "actions: [reply], templates: [praise-he]}\ndefault")
     assert load_policy(write(tmp_path / "acme.yaml", ok), default_schema, replies_root=replies).library is not None
     text = with_library.replace("actions: [reply]}\ndefault", "actions: [reply], templates: [praise-hee]}\ndefault")

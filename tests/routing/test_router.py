@@ -94,7 +94,8 @@ def test_critical_goes_to_crisis_p1_escalated_and_needs_a_person(router: PolicyR
     ("text", "labels", "queue", "priority", "actions"),
     [
         ("כמה עולה החבילה של הסיבים?", {"intent": "purchase_intent"}, "sales", "P3", ["reply"]),
-        ("תודה לנציגה שרית, שירות מדהים!", {"intent": "praise", "urgency": "low"}, "community", "P4", ["like", "reply"]),
+        ("תודה לנציגה שרית, שירות מדהים!", {"intent": "praise", "urgency": "low"}, "community", "P4",
+         ["like", "reply"]),
         ("עד איזו שעה הסניף פתוח?", {"intent": "question"}, "care", "P3", ["reply"]),
         ("הייתם צריכים אפליקציה לאייפד", {"intent": "suggestion", "urgency": "low"}, "community", "P4", ["reply"]),
         ("@דני תראה את זה 😂", {"intent": "other", "urgency": "low"}, "community", "P4", ["none"]),

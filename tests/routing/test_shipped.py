@@ -39,7 +39,8 @@ def test_default_library_covers_every_intent_in_hebrew_and_english(default_schem
     library = load_library(REPLIES / "default", default_schema)
     for label in default_schema.head("intent").labels:
         for lang in ("he", "en"):
-            assert any(t.language == lang and label in t.labels.get("intent", []) for t in library.templates), (label, lang)
+            assert any(t.language == lang and label in t.labels.get("intent", []) for t in library.templates), (label,
+                                                                                                                lang)
     assert "ar" in library.languages and "ru" not in library.languages
     assert {e.language for e in library.kb} >= {"he", "en"}
 

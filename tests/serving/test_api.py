@@ -169,7 +169,8 @@ def test_request_id_is_echoed_when_sane(client: TestClient) -> None:
     assert r.headers["x-request-id"] == "abc-123"
     r = client.get("/healthz", headers={"x-request-id": "bad id with spaces and 052-3456789"})
     assert r.headers["x-request-id"] != "bad id with spaces and 052-3456789" and len(r.headers["x-request-id"]) == 32
-    body = assert_error(client.post("/v1/triage", json={"text": ""}, headers={"x-request-id": "rid-7"}), 422, "empty_text", "text")
+    body = assert_error(client.post("/v1/triage", json={"text": ""}, headers={"x-request-id": "rid-7"}), 422,
+                        "empty_text", "text")
     assert body["request_id"] == "rid-7"
 
 
@@ -289,7 +290,8 @@ def test_model_info_summarises_metrics_json(
 
 def test_openapi_documents_examples_errors_and_types(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert set(spec["paths"]) >= {"/v1/triage", "/v1/triage/batch", "/v1/feedback", "/v1/model", "/healthz", "/readyz", "/metrics"}
+    assert set(spec["paths"]) >= {"/v1/triage", "/v1/triage/batch", "/v1/feedback", "/v1/model", "/healthz", "/readyz",
+                                  "/metrics"}
     op = spec["paths"]["/v1/triage"]["post"]
     examples = op["requestBody"]["content"]["application/json"]["examples"]
     assert any("\u05d0" <= c <= "\u05ea" for c in json.dumps(examples, ensure_ascii=False))  # Hebrew
@@ -353,7 +355,8 @@ def test_the_documented_result_example_is_what_the_engine_returns(client: TestCl
 def test_created_at_outside_2000_2100_is_422_with_its_field(client: TestClient, created_at: str) -> None:
     # Year 1 at +14:00 and year 9999 at -12:00 overflowed the SLA arithmetic in the worker: a 500 that,
     # micro-batched, failed the other clients' requests too.
-    body = assert_error(client.post("/v1/triage", json={"text": "hi", "created_at": created_at}), 422, "invalid_request", "created_at")
+    body = assert_error(client.post("/v1/triage", json={"text": "hi", "created_at": created_at}), 422,
+                        "invalid_request", "created_at")
     assert "2000" in body["error"]["message"]
     r = client.post("/v1/triage/batch", json={"posts": [{"text": "ok"}, {"text": "hi", "created_at": created_at}]})
     assert_error(r, 422, "invalid_request", "posts[1].created_at")
@@ -367,7 +370,8 @@ def test_a_5000_digit_integer_in_metadata_is_422_with_its_field(client: TestClie
     r = client.post("/v1/triage", json={"text": "hi", "metadata": {"vip": 10**30}})  # converts, but out of range
     assert_error(r, 422, "invalid_request", "metadata")
     batch = b'{"posts": [{"text": "a"}, {"text": "b", "metadata": {"n": -' + b"1" * 200 + b"}}]}"
-    assert_error(client.post("/v1/triage/batch", content=batch, headers=JSON), 422, "invalid_request", "posts[1].metadata.n")
+    assert_error(client.post("/v1/triage/batch", content=batch, headers=JSON), 422, "invalid_request",
+                 "posts[1].metadata.n")
 
 
 @pytest.mark.parametrize("text", ["\u200b\u200b", "\x00", "\x00\u200b\ufeff \u200c", "\u200d\u2060"])

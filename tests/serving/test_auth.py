@@ -26,7 +26,8 @@ def keys() -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture()
-def authed(make_client: Callable[..., TestClient], shared_engine: Engine, keys: dict[str, tuple[str, str]]) -> tuple[TestClient, RecordingRouter]:
+def authed(make_client: Callable[..., TestClient], shared_engine: Engine,
+           keys: dict[str, tuple[str, str]]) -> tuple[TestClient, RecordingRouter]:
     router = RecordingRouter()
     client = make_client(engine=engine_with(shared_engine, router=router), api_keys=[e for _, e in keys.values()])
     return client, router
@@ -37,7 +38,8 @@ def test_keys_are_required_on_v1_routes(authed: tuple[TestClient, RecordingRoute
     r = client.post("/v1/triage", json={"text": "hi"})
     assert_error(r, 401, "missing_api_key")
     assert r.headers["www-authenticate"].startswith("Bearer")
-    assert_error(client.post("/v1/triage", json={"text": "hi"}, headers={"x-api-key": "trk_wrong"}), 401, "invalid_api_key")
+    assert_error(client.post("/v1/triage", json={"text": "hi"}, headers={"x-api-key": "trk_wrong"}), 401,
+                 "invalid_api_key")
     assert_error(client.get("/v1/model", headers={"authorization": "Bearer nope"}), 401, "invalid_api_key")
     assert_error(client.post("/v1/feedback", json={}), 401, "missing_api_key")
     # Operations endpoints stay open for probes and scrapers.
@@ -46,7 +48,8 @@ def test_keys_are_required_on_v1_routes(authed: tuple[TestClient, RecordingRoute
     assert client.get("/metrics").status_code == 200
 
 
-def test_header_and_bearer_both_work(authed: tuple[TestClient, RecordingRouter], keys: dict[str, tuple[str, str]]) -> None:
+def test_header_and_bearer_both_work(authed: tuple[TestClient, RecordingRouter],
+                                     keys: dict[str, tuple[str, str]]) -> None:
     client, router = authed
     key = keys["acme"][0]
     assert client.post("/v1/triage", json={"text": "hi"}, headers={"x-api-key": key}).status_code == 200
@@ -60,7 +63,8 @@ def test_a_key_for_brand_a_cannot_triage_for_brand_b(
 ) -> None:
     client, router = authed
     acme = {"x-api-key": keys["acme"][0]}
-    assert_error(client.post("/v1/triage", json={"text": "hi", "brand": "globex"}, headers=acme), 403, "forbidden_brand", "brand")
+    assert_error(client.post("/v1/triage", json={"text": "hi", "brand": "globex"}, headers=acme), 403,
+                 "forbidden_brand", "brand")
     r = client.post("/v1/triage/batch", json={"posts": [{"text": "a"}, {"text": "b", "brand": "globex"}]}, headers=acme)
     assert_error(r, 403, "forbidden_brand", "posts[1].brand")
     assert router.seen == []
@@ -76,7 +80,8 @@ def test_multi_brand_and_operator_keys(
     ops = {"x-api-key": keys["ops"][0]}
     assert client.post("/v1/triage", json={"text": "hi", "brand": "acme"}, headers=ops).status_code == 200
     assert client.post("/v1/triage", json={"text": "hi"}, headers=ops).status_code == 200
-    assert_error(client.post("/v1/triage", json={"text": "hi", "brand": "initech"}, headers=ops), 422, "unknown_brand", "brand")
+    assert_error(client.post("/v1/triage", json={"text": "hi", "brand": "initech"}, headers=ops), 422, "unknown_brand",
+                 "brand")
     assert router.seen == ["globex", "acme", None]
 
 
@@ -101,7 +106,8 @@ def test_entries_round_trip_and_never_hold_the_key() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    ["acme", "acme:" + "a" * 63, "acme:trk_plain_key_here", "bad tenant:" + "a" * 64, "acme:" + "a" * 64 + ":", "a:" + "b" * 64 + ":x y"],
+    ["acme", "acme:" + "a" * 63, "acme:trk_plain_key_here", "bad tenant:" + "a" * 64, "acme:" + "a" * 64 + ":",
+     "a:" + "b" * 64 + ":x y"],
 )
 def test_bad_entries_are_rejected(entry: str) -> None:
     with pytest.raises(ValueError):

@@ -26,7 +26,8 @@ def test_feedback_is_stored_redacted_in_sqlite(make_client: Callable[..., TestCl
     client = make_client(database_url=f"sqlite:///{db}")
     r = client.post(
         "/v1/feedback",
-        json={"post_id": "fb-1", "head": "urgency", "label": "high", "text": PII_POST, "note": f"התקשרתי ל-{PHONE}, {EMAIL}"},
+        json={"post_id": "fb-1", "head": "urgency", "label": "high", "text": PII_POST,
+              "note": f"התקשרתי ל-{PHONE}, {EMAIL}"},
     )
     assert r.status_code == 201, r.text
     row = r.json()
@@ -34,7 +35,8 @@ def test_feedback_is_stored_redacted_in_sqlite(make_client: Callable[..., TestCl
     assert "[PHONE]" in row["redacted_text"] and "[EMAIL]" in row["redacted_text"] and "[IL_ID]" in row["redacted_text"]
     assert "[CARD]" in row["redacted_text"]
     assert row["note"] == "התקשרתי ל-[PHONE], [EMAIL]"
-    r = client.post("/v1/feedback", json={"post_id": "tw-2", "head": "intent", "label": "churn_risk", "text": "cancel it", "model_version": "default@0.9"})
+    r = client.post("/v1/feedback", json={"post_id": "tw-2", "head": "intent", "label": "churn_risk",
+                                          "text": "cancel it", "model_version": "default@0.9"})
     assert r.status_code == 201
     rows = export_feedback(f"sqlite:///{db}")
     assert [(x["id"], x["post_id"], x["head"], x["label"], x["model_version"]) for x in rows] == [
@@ -55,7 +57,8 @@ def test_feedback_validates_head_label_and_text(client: TestClient) -> None:
     assert_error(client.post("/v1/feedback", json={**base, "text": " "}), 422, "empty_text", "text")
     assert_error(client.post("/v1/feedback", json={**base, "note": "x\u202ey"}), 422, "bidi_control", "note")
     assert_error(client.post("/v1/feedback", json={**base, "post_id": ""}), 422, "invalid_request", "post_id")
-    assert_error(client.post("/v1/feedback", json={k: v for k, v in base.items() if k != "label"}), 422, "missing_field", "label")
+    assert_error(client.post("/v1/feedback", json={k: v for k, v in base.items() if k != "label"}), 422,
+                 "missing_field", "label")
     assert_error(client.post("/v1/feedback", json={**base, "extra": 1}), 422, "unknown_field", "extra")
 
 
@@ -63,7 +66,8 @@ def test_feedback_records_the_tenant(make_client: Callable[..., TestClient], tmp
     key, entry = make_entry("acme")
     db = tmp_path / "t.db"
     client = make_client(api_keys=[entry], database_url=f"sqlite:///{db}")
-    r = client.post("/v1/feedback", json={"post_id": "p", "head": "intent", "label": "praise", "text": "תודה!"}, headers={"x-api-key": key})
+    r = client.post("/v1/feedback", json={"post_id": "p", "head": "intent", "label": "praise", "text": "תודה!"},
+                    headers={"x-api-key": key})
     assert r.status_code == 201 and r.json()["tenant"] == "acme"
     assert export_feedback(f"sqlite:///{db}", tenant="acme")[0]["label"] == "praise"
     assert export_feedback(f"sqlite:///{db}", tenant="globex") == []

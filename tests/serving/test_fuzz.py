@@ -141,7 +141,8 @@ posts = st.fixed_dictionaries(
         "brand": st.sampled_from(["acme", "default", "globex", "initech", ""]) | json_values,
         "author": st.fixed_dictionaries({}, optional={"name": odd_text, "handle": json_values}) | json_values,
         "created_at": dates | json_values,
-        "thread": st.lists(st.fixed_dictionaries({"text": odd_text}, optional={"role": odd_text}), max_size=3) | json_values,
+        "thread": st.lists(st.fixed_dictionaries({"text": odd_text}, optional={"role": odd_text}),
+                           max_size=3) | json_values,
         "metadata": st.dictionaries(odd_text, scalars, max_size=5) | json_values,
         "extra": json_values,
     },
@@ -160,8 +161,10 @@ def _encoded(values: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
     )
 
 
-huge_ints = st.integers(min_value=18, max_value=6000).map(lambda n: b'{"text": "hi", "metadata": {"n": -' + b"7" * n + b"}}")
-deep = st.integers(min_value=30, max_value=3000).map(lambda n: b'{"text": "hi", "metadata": ' + b"[" * n + b"]" * n + b"}")
+huge_ints = st.integers(min_value=18, max_value=6000).map(lambda n: b'{"text": "hi", "metadata": {"n": -' + b"7" * n
+                                                          + b"}}")
+deep = st.integers(min_value=30, max_value=3000).map(lambda n: b'{"text": "hi", "metadata": ' + b"[" * n + b"]" * n
+                                                     + b"}")
 bodies = st.one_of(
     _encoded(posts), _encoded(st.fixed_dictionaries({"posts": st.lists(posts, max_size=10)})),
     _encoded(feedback), _encoded(json_values), st.binary(max_size=300), huge_ints, deep,
@@ -191,7 +194,8 @@ def requests(draw: st.DrawFn) -> tuple[str, str, list[tuple[bytes, bytes]], byte
     if length == "right":
         headers.append((b"content-length", str(len(body)).encode()))
     elif length == "junk":
-        headers.append((b"content-length", draw(st.sampled_from([b"abc", b"-1", b"1e3", b" 12", b"+5", b"1_0"]) | header_bytes)))
+        headers.append((b"content-length", draw(st.sampled_from([b"abc", b"-1", b"1e3", b" 12", b"+5",
+                                                                 b"1_0"]) | header_bytes)))
     auth = draw(st.sampled_from(["x-api-key", "bearer", "junk", "none"]))
     if auth == "x-api-key":
         headers.append((b"x-api-key", draw(keys)))

@@ -104,13 +104,18 @@ def test_the_original_contract_and_its_errors_still_hold(client: TestClient) -> 
     assert_error(_feedback(client, head="urgency"), 422, "missing_field", "label")
     assert_error(_feedback(client, label="high"), 422, "missing_field", "head")
     assert_error(_feedback(client), 422, "missing_field", "head")
-    assert_error(_feedback(client, corrections={"labels": {"mood": "x"}}), 422, "unknown_head", "corrections.labels.mood")
+    assert_error(_feedback(client, corrections={"labels": {"mood": "x"}}), 422, "unknown_head",
+                 "corrections.labels.mood")
     assert_error(_feedback(client, corrections={"labels": {"intent": "x"}}), 422, "unknown_label",
                  "corrections.labels.intent")
-    assert_error(_feedback(client, corrections={"actions": ["none", "hide"]}), 422, "unknown_label", "corrections.actions")
-    assert_error(_feedback(client, corrections={"queue": "no spaces allowed"}), 422, "unknown_label", "corrections.queue")
-    assert_error(_feedback(client, corrections={"reply_mode": "loud"}), 422, "invalid_request", "corrections.reply_mode")
-    assert_error(_feedback(client, corrections={"reply": {"outcome": "chosen", "text": "a\u202eb"}}), 422, "bidi_control",
+    assert_error(_feedback(client, corrections={"actions": ["none", "hide"]}), 422, "unknown_label",
+                 "corrections.actions")
+    assert_error(_feedback(client, corrections={"queue": "no spaces allowed"}), 422, "unknown_label",
+                 "corrections.queue")
+    assert_error(_feedback(client, corrections={"reply_mode": "loud"}), 422, "invalid_request",
+                 "corrections.reply_mode")
+    assert_error(_feedback(client, corrections={"reply": {"outcome": "chosen", "text": "a\u202eb"}}), 422,
+                 "bidi_control",
                  "corrections.reply.text")
     assert_error(client.get("/v1/feedback", params={"kind": "mood"}), 422, "invalid_request", "query.kind")
 
@@ -166,7 +171,8 @@ def test_the_review_queue_ranks_unlabeled_stored_posts_with_reasons(
 ) -> None:
     engine = _engine(default_schema, shared_engine, "fake-0", UnsureClassifier)
     store = PostStore(store_url, identity_key=None)
-    texts = {"p1": "thanks a lot", "p2": "maybe cancel maybe not", "p3": "maybe a question maybe", "p4": "charged twice"}
+    texts = {"p1": "thanks a lot", "p2": "maybe cancel maybe not", "p3": "maybe a question maybe",
+             "p4": "charged twice"}
     for pid, text in texts.items():
         post = Post(text=text, id=pid)
         store.save_result(post, engine.triage(post))
@@ -279,7 +285,8 @@ def test_a_model_that_does_not_load_leaves_the_live_one_serving(
     root = tmp_path / "registry"
     _registry(root, "m@1", "m@2", live="m@2")
     client = registry_client(root)
-    client.app.state.live.loader = lambda path: (_ for _ in ()).throw(OSError("model.onnx is missing"))  # type: ignore[attr-defined]
+    client.app.state.live.loader = lambda path: (_ for _ in ()).throw(OSError(
+        "model.onnx is missing"))  # type: ignore[attr-defined]
     _set(root, live="m@1")
     deadline = time.monotonic() + 5
     while not client.get("/v1/models").json()["worker"]["load_error"]:

@@ -36,12 +36,16 @@ def test_no_personal_data_in_logs(
     caplog.set_level(logging.DEBUG)
     client = make_client()
     leaky = make_client(engine=engine_with(shared_engine, classifier=_Leaky(default_schema)))
-    assert client.post("/v1/triage", json={"text": PII_POST, "id": "fb-77", "author": {"name": "דנה כהן"}}).status_code == 200
-    assert client.post("/v1/triage/batch", json={"posts": [{"text": PII_POST}, {"text": "hello " + PII[1]}]}).status_code == 200
-    assert client.post("/v1/feedback", json={"post_id": "fb-77", "head": "urgency", "label": "high", "text": PII_POST, "note": PII_POST}).status_code == 201
+    assert client.post("/v1/triage", json={"text": PII_POST, "id": "fb-77",
+                                           "author": {"name": "דנה כהן"}}).status_code == 200
+    assert client.post("/v1/triage/batch", json={"posts": [{"text": PII_POST},
+                                                           {"text": "hello " + PII[1]}]}).status_code == 200
+    assert client.post("/v1/feedback", json={"post_id": "fb-77", "head": "urgency", "label": "high", "text": PII_POST,
+                                             "note": PII_POST}).status_code == 201
     assert client.post("/v1/triage", json={"text": PII_POST + "\u202e"}).status_code == 422
     assert client.post("/v1/triage", json={"text": PII_POST, "channel": "fax"}).status_code == 422
-    assert client.post("/v1/triage", content=PII_POST.encode(), headers={"content-type": "application/json"}).status_code == 400
+    assert client.post("/v1/triage", content=PII_POST.encode(), headers={
+        "content-type": "application/json"}).status_code == 400
     assert leaky.post("/v1/triage", json={"text": PII_POST}).status_code == 503
     lines = _lines(caplog)
     text = "\n".join(lines) + caplog.text
@@ -51,10 +55,12 @@ def test_no_personal_data_in_logs(
     access = [json.loads(line) for line in lines if json.loads(line)["logger"] == "triage.serving.access"]
     assert len(access) == 7
     first = access[0]
-    assert first["route"] == "/v1/triage" and first["status"] == 200 and first["ms"] > 0 and len(first["request_id"]) == 32
+    assert first["route"] == "/v1/triage" and first["status"] == 200 and first["ms"] > 0 and len(first[
+        "request_id"]) == 32
     assert first["labels"] == {"intent": "complaint", "sentiment": "negative", "urgency": "normal"}
     assert [a["status"] for a in access] == [200, 200, 201, 422, 422, 400, 503]
-    assert [a.get("error_code") for a in access[3:]] == ["bidi_control", "unknown_channel", "malformed_json", "inference_failed"]
+    assert [a.get("error_code") for a in access[3:]] == ["bidi_control", "unknown_channel", "malformed_json",
+                                                         "inference_failed"]
 
 
 def test_formatter_writes_one_json_object_with_extras() -> None:

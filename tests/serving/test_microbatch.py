@@ -121,7 +121,8 @@ def test_app_results_are_the_same_with_and_without_microbatching(
     microbatch: bool, shared_engine: Engine, default_schema, make_settings: Callable[..., ServeSettings]
 ) -> None:
     classifier = _Counting(default_schema, rules=FAKE_RULES, fallback=FAKE_FALLBACK)
-    app = create_app(make_settings(microbatch=microbatch, microbatch_window_ms=5), engine=engine_with(shared_engine, classifier=classifier))
+    app = create_app(make_settings(microbatch=microbatch, microbatch_window_ms=5),
+                     engine=engine_with(shared_engine, classifier=classifier))
 
     async def main() -> list[httpx.Response]:
         async with app.router.lifespan_context(app):
@@ -165,7 +166,8 @@ def test_a_post_that_breaks_the_model_fails_only_its_own_request(
         make_settings(microbatch=True, microbatch_window_ms=20),
         engine=engine_with(shared_engine, classifier=classifier),
     )
-    texts = ["thanks 0", "thanks 1", "thanks 2", "thanks 3", "poison pill", "thanks 5", "thanks 6", "thanks 7", "thanks 8"]
+    texts = ["thanks 0", "thanks 1", "thanks 2", "thanks 3", "poison pill", "thanks 5", "thanks 6", "thanks 7",
+             "thanks 8"]
 
     async def main() -> list[httpx.Response]:
         async with app.router.lifespan_context(app):

@@ -118,5 +118,6 @@ def test_well_formed_requests_still_work_with_keep_alive(live_port: int) -> None
             while b"\r\n\r\n" not in data or len(data) < _expected_length(data):
                 data += sock.recv(65536)
             assert data.startswith(b"HTTP/1.1 200 ")
-    reply = _exchange(live_port, b"POST /v1/triage/ HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    reply = _exchange(live_port,
+                      b"POST /v1/triage/ HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
     _assert_json_error(reply, 404, "not_found")

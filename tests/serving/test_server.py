@@ -61,7 +61,8 @@ def _start(tmp_path: Path, **env: str) -> Server:
         stderr=subprocess.PIPE, text=True, start_new_session=True,  # its own group: workers die with it
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")),
+                              daemon=True)  # type: ignore[union-attr]
     reader.start()
     return Server(proc, f"http://127.0.0.1:{port}", lines)
 
@@ -116,7 +117,9 @@ def _metric(text: str, name: str, **labels: str) -> float:
 def test_real_server_under_load_then_sigterm_drains(server: Server) -> None:
     # Concurrent load on two worker processes.
     with ThreadPoolExecutor(12) as pool:
-        responses = list(pool.map(lambda i: httpx.post(server.url + "/v1/triage", json={"text": f"{PII_POST} {i}", "id": str(i)}, timeout=30), range(12)))
+        responses = list(pool.map(lambda i: httpx.post(server.url + "/v1/triage",
+                                                       json={"text": f"{PII_POST} {i}", "id": str(i)}, timeout=30),
+                                                       range(12)))
     assert [r.status_code for r in responses] == [200] * 12
     assert {r.json()["labels"]["intent"] for r in responses} == {"complaint"}
     assert all("[PHONE]" in r.json()["redacted_text"] for r in responses)

@@ -97,7 +97,8 @@ def test_serve_wires_uvicorn(tmp_path: Path) -> None:
     def fake_run(config: Any, **options: Any) -> None:
         calls.append({"config": config, "env": dict(os.environ), **options})
 
-    with mock.patch.dict(os.environ, {}, clear=False), mock.patch.object(server, "run_uvicorn", fake_run), _NO_LOG_CONFIG:
+    with mock.patch.dict(os.environ, {}, clear=False), mock.patch.object(server, "run_uvicorn",
+                                                                         fake_run), _NO_LOG_CONFIG:
         os.environ.pop(MULTIPROC_ENV, None)
         settings = ServeSettings(host="0.0.0.0", workers=2, graceful_timeout_s=12, api_keys=[])
         server.serve(settings, preflight=False)
@@ -144,7 +145,8 @@ def test_cli_serve_help_and_errors(tmp_path: Path) -> None:
 def test_cli_serve_passes_options(tmp_path: Path) -> None:
     seen: list[ServeSettings] = []
     with mock.patch("serving.server.serve", lambda s: seen.append(s)):
-        result = runner.invoke(app, ["serve", "--port", "9100", "--workers", "3", "--model", str(tmp_path), "--microbatch"])
+        result = runner.invoke(app, ["serve", "--port", "9100", "--workers", "3", "--model", str(tmp_path),
+                                     "--microbatch"])
     assert result.exit_code == 0, result.output
     assert seen[0].port == 9100 and seen[0].workers == 3 and seen[0].model_dir == tmp_path and seen[0].microbatch
 
@@ -155,7 +157,8 @@ def test_cli_hash_key() -> None:
     key = result.stdout.split("not stored anywhere): ")[1].split()[0]
     assert f"acme:{hash_key(key)}:acme|globex" in result.stdout
     result = runner.invoke(app, ["serve", "hash-key", "--tenant", "ops", "--key", "given-key", "--brands", "*"])
-    assert result.exit_code == 0 and "given-key" not in result.stdout and f"ops:{hash_key('given-key')}:*" in result.stdout
+    assert result.exit_code == 0 and "given-key" not in result.stdout
+    assert f"ops:{hash_key('given-key')}:*" in result.stdout
     result = runner.invoke(app, ["serve", "hash-key", "--tenant", "bad tenant"])
     assert result.exit_code == 2 and "invalid_key_entry" in result.stderr
 

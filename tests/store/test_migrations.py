@@ -26,7 +26,8 @@ def _schema(url: str) -> dict[str, Any]:
                 "pk": inspector.get_pk_constraint(table)["constrained_columns"],
                 "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
                                   for i in inspector.get_indexes(table)),
-                "uniques": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+                "uniques": sorted((u["name"], tuple(u["column_names"]))
+                                  for u in inspector.get_unique_constraints(table)),
                 "fks": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"],
                                (f.get("options") or {}).get("ondelete")) for f in inspector.get_foreign_keys(table)),
                 "checks": sorted(c["sqltext"] for c in inspector.get_check_constraints(table)),

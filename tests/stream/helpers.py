@@ -74,7 +74,8 @@ class Stream:
             t += timedelta(seconds=float(self.rng.exponential(60.0 / rate)))
             if t >= end:
                 return
-            topic, intent, sentiment, urgency, queue, _ = topics[int(self.rng.choice(len(topics), p=weights / weights.sum()))]
+            topic, intent, sentiment, urgency, queue, _ = topics[int(
+                self.rng.choice(len(topics), p=weights / weights.sum()))]
             yield self.post(t, topic, intent, sentiment, urgency, queue, channel=_channel(self.rng))
 
     def burst(self, start: datetime, n: int, minutes: float, topic: str = "outage", **kw: object) -> list[StreamEvent]:

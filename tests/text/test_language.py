@@ -46,6 +46,7 @@ def test_agrees_with_the_corpus_labels(ident: LanguageIdentifier) -> None:
     from pathlib import Path
 
     corpus = Path(__file__).resolve().parents[2] / "data" / "corpus"
-    rows = [json.loads(line) for split in ("dev", "test") for line in (corpus / f"{split}.jsonl").open(encoding="utf-8")]
+    rows = [json.loads(line) for split in ("dev", "test") for line in (
+        corpus / f"{split}.jsonl").open(encoding="utf-8")]
     agree = sum(ident.identify(r["text"]).language == r["language"] for r in rows)
     assert agree / len(rows) >= 0.98

@@ -13,7 +13,8 @@ from triage.schema import LabelSchema
 
 
 def _config(*kinds: str, targets: list[Target] | None = None) -> TrainConfig:
-    sources = [SourceConfig(name=k if k != "real_labels" else "real", kind=k, path=Path("x")) for k in kinds]  # type: ignore[arg-type]
+    sources = [SourceConfig(name=k if k != "real_labels" else "real", kind=k, path=Path("x"))
+               for k in kinds]  # type: ignore[arg-type]
     return TrainConfig(name="t", schema=Path("s.yaml"), sources=sources, export=ExportConfig(targets=targets or []))
 
 
@@ -31,7 +32,8 @@ def test_public_data_line_follows_the_recipe_sources() -> None:
 
 
 def _group(accuracy: float, n: int, per_class: dict[str, int]) -> dict:
-    pcs = {lab: {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": s} for lab, s in per_class.items()}
+    pcs = {lab: {"precision": accuracy, "recall": accuracy, "f1": accuracy, "support": s}
+           for lab, s in per_class.items()}
     labels = list(per_class)
     return {"n": n, "accuracy": accuracy, "macro_f1": accuracy - 0.1, "macro_f1_frequent": accuracy - 0.05, "ece": 0.05,
             "per_class": pcs, "confusion": {"labels": labels, "matrix": [[0] * len(labels) for _ in labels]}}
@@ -47,20 +49,24 @@ def _metrics(schema: LabelSchema) -> Metrics:
               for k, n in (("he", 100), ("en", 20), ("all", 120))}
     real = RealEvaluation(split="test", n=120, n_by_language={"he": 100, "en": 20}, model=per_head, silent=silent)
     written = {h.name: {"all": _group(0.9, 530, {lab: 50 for lab in h.labels})} for h in schema.heads}
-    onnx = {"opset": 17, "weights": "int8", "bytes": 45e6, "outputs": ["logits__intent"], "parity_max_abs_diff_fp32": 1e-6,
+    onnx = {"opset": 17, "weights": "int8", "bytes": 45e6, "outputs": ["logits__intent"],
+            "parity_max_abs_diff_fp32": 1e-6,
             "int8_quantised": {"matmul": 72, "gather": 2}, "int8_scheme": "weights only",
-            "runtime_kernels": {"onnxruntime": "1.32.0", "provider": "CPUExecutionProvider", "optimisation": "ORT_ENABLE_ALL",
+            "runtime_kernels": {"onnxruntime": "1.32.0", "provider": "CPUExecutionProvider",
+                                "optimisation": "ORT_ENABLE_ALL",
                                 "ops": {"com.microsoft:MatMulNBits": 72},
                                 "quantised_ops": {"com.microsoft:MatMulNBits": [{"bits": 8, "accuracy_level": 4}]}}}
     previous = PreviousModel(model="old@1", dir="models/default", test={"corpus": {"n": 530, "model": {
         h.name: {"all": _group(0.95, 530, {lab: 50 for lab in h.labels})} for h in schema.heads}}})
     return Metrics(model="new@3", kind="teacher", real=real, previous=previous, onnx=onnx,
                    test={"corpus": {"n": 530, "model": written, "baseline": {}}},
-                   calibration={h.name: {"temperature": 1.1, "threshold": 0.4, "dev_sources": ["real"]} for h in schema.heads})
+                   calibration={h.name: {"temperature": 1.1, "threshold": 0.4, "dev_sources": ["real"]}
+                                for h in schema.heads})
 
 
 def test_card_leads_with_real_text_then_written_then_the_model(default_schema: LabelSchema) -> None:
-    ckpt = {"kind": "teacher", "architecture": {"num_layers": 12, "hidden_size": 384, "vocab_size": 60000, "encoder": "e"},
+    ckpt = {"kind": "teacher", "architecture": {"num_layers": 12, "hidden_size": 384, "vocab_size": 60000,
+                                                "encoder": "e"},
             "base_model": {"name": "e5", "sha256": "0" * 64}, "counts": {"train": {}, "dev": {}, "test": {}}}
     metrics = _metrics(default_schema)
     card = model_card(metrics, ckpt, _config("real_labels", "corpus"), default_schema, metrics.onnx)

@@ -26,7 +26,8 @@ _register()
 @pytest.mark.slow
 def test_export_scores_the_real_test_split_and_compares_with_the_model_it_replaces(tmp_path: Path) -> None:
     datasets = require_shared()
-    if not (ROOT / "data" / "real" / "sample.jsonl").is_file() or not (ROOT / "data" / "corpus" / "train.jsonl").is_file():
+    data_dir = ROOT / "data"
+    if not (data_dir / "real" / "sample.jsonl").is_file() or not (data_dir / "corpus" / "train.jsonl").is_file():
         pytest.skip("needs data/real and data/corpus")
     raw = yaml.safe_load((ROOT / "training" / "configs" / "tiny.yaml").read_text(encoding="utf-8"))
     raw["sources"].insert(0, {"name": "real", "kind": "real_labels", "path": "data/real", "texts": str(datasets),

@@ -38,7 +38,8 @@ SHIPPED = ROOT / "models" / "default"
 
 def _group(per_class: dict[str, tuple[float, int]], accuracy: float = 0.5, n: int = 100) -> dict:
     return {"n": n, "accuracy": accuracy, "macro_f1": 0.5,
-            "per_class": {lab: {"precision": f, "recall": f, "f1": f, "support": s} for lab, (f, s) in per_class.items()}}
+            "per_class": {lab: {"precision": f, "recall": f, "f1": f, "support": s}
+                          for lab, (f, s) in per_class.items()}}
 
 
 def test_frequent_macro_f1_averages_only_classes_with_ten_posts() -> None:
@@ -137,7 +138,8 @@ def test_metrics_file_keeps_old_readers_working(tmp_path: Path) -> None:
 def test_kernels_sentence_names_the_fused_int8_kernel() -> None:
     info = {"weights": "int8", "int8_quantised": {"matmul": 72, "gather": 2}, "int8_scheme": "weights only",
             "runtime_kernels": {"onnxruntime": "1.32.0", "provider": "CPUExecutionProvider",
-                                "optimisation": "ORT_ENABLE_ALL", "ops": {"com.microsoft:MatMulNBits": 72, "Reshape": 48},
+                                "optimisation": "ORT_ENABLE_ALL", "ops": {"com.microsoft:MatMulNBits": 72,
+                                                                          "Reshape": 48},
                                 "quantised_ops": {"com.microsoft:MatMulNBits": [
                                     {"bits": 8, "block_size": 32, "accuracy_level": 4}]}}}
     text = describe_kernels(info)

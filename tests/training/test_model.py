@@ -112,7 +112,8 @@ def test_onnx_equals_torch_at_several_batch_sizes_and_lengths(trained: tuple[Mul
     import onnx
 
     graph = onnx.load(str(path)).graph
-    assert [o.name for o in graph.output] == output_names(public) == ["logits__intent", "logits__sentiment", "embedding"]
+    assert [o.name for o in graph.output] == output_names(public) == ["logits__intent", "logits__sentiment",
+                                                                      "embedding"]
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask"]
     cases = [(b, n) for b in (1, 3, 8) for n in (3, 17, 50)]
     assert onnx_parity(model, public, path, cases) < 1e-4

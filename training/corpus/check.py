@@ -68,7 +68,8 @@ def check_corpus(corpus_dir: Path, schema: LabelSchema, minimums: Minimums | Non
     report = CheckReport()
     extractor = EntityExtractor()
     seen = _Seen()
-    counts: dict[str, Counter] = {"language": Counter(), "intent": Counter(), "sentiment": Counter(), "urgency": Counter(), "mixed": Counter()}
+    counts: dict[str, Counter] = {"language": Counter(), "intent": Counter(), "sentiment": Counter(),
+                                  "urgency": Counter(), "mixed": Counter()}
 
     for split in SPLITS:
         path = corpus_dir / f"{split}.jsonl"
@@ -121,7 +122,8 @@ def _check_row(where: str, rec: CorpusRecord, schema: LabelSchema, seen: _Seen) 
     if _split_of(first) != _split_of(where):
         problems.append(f"{where}: scenario {rec.group!r} leaks across splits (also {first})")
     if rec.translit and rec.language != "he":
-        problems.append(f"{where}: a translit post is Hebrew in Latin letters, language must be 'he' not {rec.language!r}")
+        problems.append(f"{where}: a translit post is Hebrew in Latin letters, language must be 'he' not "
+                        f"{rec.language!r}")
     return problems
 
 
@@ -144,7 +146,8 @@ def _check_spans(where: str, rec: CorpusRecord, extractor: EntityExtractor) -> l
     ]
     stored = [(s.type, s.start, s.end, s.text) for s in rec.entities]
     if computed != stored:
-        problems.append(f"{where}: stored entities differ from the entity stage's ({stored} != {computed}); rebuild the corpus")
+        problems.append(f"{where}: stored entities differ from the entity stage's ({stored} != {computed}); rebuild "
+                        "the corpus")
     return problems
 
 
@@ -166,7 +169,9 @@ def _check_minimums(report: CheckReport, schema: LabelSchema, minimums: Minimums
             problems.append(f"urgency {label}: {c['urgency'][label]} posts, at least {n} required")
     for label in schema.head("sentiment").labels:
         if c["sentiment"][label] < minimums.per_intent:
-            problems.append(f"sentiment {label}: {c['sentiment'][label]} posts, at least {minimums.per_intent} required")
+            problems.append(
+                f"sentiment {label}: {c['sentiment'][label]} posts, at least {minimums.per_intent} required"
+            )
     return problems
 
 

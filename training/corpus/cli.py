@@ -32,9 +32,12 @@ def build(
 
     with user_errors():
         corpus_dir, schema_path = _defaults()
-        report = build_corpus(raw or project_home() / "data" / "raw", out or corpus_dir, load_schema(schema_path), seed=seed)
-    typer.echo(f"raw rows: {report.raw_rows}; rejected: {len(report.rejected)}; exact duplicates: {report.exact_duplicates}; "
-               f"near duplicates: {len(report.near_duplicates)}; label conflicts among duplicates: {len(report.label_conflicts)}")
+        report = build_corpus(raw or project_home() / "data" / "raw", out or corpus_dir, load_schema(schema_path),
+                              seed=seed)
+    typer.echo(f"raw rows: {report.raw_rows}; rejected: {len(report.rejected)}; exact duplicates: "
+               f"{report.exact_duplicates}; "
+               f"near duplicates: {len(report.near_duplicates)}; label conflicts among duplicates: "
+               f"{len(report.label_conflicts)}")
     # Every rejected row is shown: a rejection (e.g. an ID that fails its check digit) is never silent.
     for line in report.rejected:
         typer.echo(f"  rejected {line}")
@@ -58,7 +61,8 @@ def check(
         corpus_dir, schema_path = _defaults()
         folder = corpus or corpus_dir
         if not folder.is_dir() or not all((folder / f"{split}.jsonl").is_file() for split in ("train", "dev", "test")):
-            raise InputError(f"{folder} is not a corpus folder (train/dev/test.jsonl); build it with `triage data build`",
+            raise InputError(f"{folder} is not a corpus folder (train/dev/test.jsonl); build it with `triage data "
+                             "build`",
                              code="no_corpus", field="corpus")
         report = check_corpus(folder, load_schema(schema_path), Minimums() if minimums else None)
     typer.echo(f"{report.rows} posts checked; languages {dict(report.counts.get('language', {}))}")

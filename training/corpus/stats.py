@@ -44,7 +44,8 @@ def corpus_stats(corpus_dir: Path, embeddings: np.ndarray | None = None) -> dict
         }
         for head in ("intent", "sentiment", "urgency")
     }
-    out["by_head"] = {head: dict(Counter(getattr(r, head) for r in rows).most_common()) for head in ("intent", "sentiment", "urgency")}
+    out["by_head"] = {head: dict(Counter(getattr(r, head) for r in rows).most_common())
+                      for head in ("intent", "sentiment", "urgency")}
     out["by_split_head"] = {
         s: {head: dict(Counter(getattr(r, head) for r in splits[s]).most_common()) for head in ("intent", "urgency")}
         for s in SPLITS
@@ -61,11 +62,13 @@ def corpus_stats(corpus_dir: Path, embeddings: np.ndarray | None = None) -> dict
             by_label[f"{head}={getattr(r, head)}"].append(r.text)
     out["distinct_trigram_ratio"] = {
         "all": distinct_trigram_ratio([r.text for r in rows]),
-        "by_language": {lang: distinct_trigram_ratio([r.text for r in rows if r.language == lang]) for lang in out["languages"]},
+        "by_language": {lang: distinct_trigram_ratio([r.text for r in rows if r.language == lang])
+                        for lang in out["languages"]},
         "by_label": {k: distinct_trigram_ratio(v) for k, v in sorted(by_label.items())},
     }
     lengths = np.array([len(words(r.text)) for r in rows])
-    out["words_per_post"] = {p: int(np.percentile(lengths, q)) for p, q in (("p5", 5), ("p50", 50), ("p95", 95), ("max", 100))}
+    out["words_per_post"] = {p: int(np.percentile(lengths, q)) for p, q in (("p5", 5), ("p50", 50), ("p95", 95),
+                                                                            ("max", 100))}
     if embeddings is None:
         from training.corpus.build import embed_texts
 
@@ -81,26 +84,35 @@ def corpus_stats(corpus_dir: Path, embeddings: np.ndarray | None = None) -> dict
 
 def stats_markdown(stats: dict) -> str:
     """The datasheet's tables, generated from ``corpus_stats``."""
-    lines = [f"Total posts: **{stats['total']}** (train {stats['splits']['train']}, dev {stats['splits']['dev']}, test {stats['splits']['test']}); mixed Hebrew-English: {stats['mixed']}.", ""]
+    lines = [f"Total posts: **{stats['total']}** (train {stats['splits']['train']}, dev {stats['splits']['dev']}, test "
+             f"{stats['splits']['test']}); mixed Hebrew-English: {stats['mixed']}.", ""]
     langs = list(stats["languages"])
     for head in ("intent", "sentiment", "urgency"):
         labels = list(stats["by_head"][head])
-        lines += [f"### {head} x language", "", "| label | " + " | ".join(langs) + " | all |", "|---|" + "---|" * (len(langs) + 1)]
+        lines += [f"### {head} x language", "", "| label | " + " | ".join(langs) + " | all |",
+                  "|---|" + "---|" * (len(langs) + 1)]
         for lab in labels:
             cells = [str(stats["by_head_language"][head][lg].get(lab, 0)) for lg in langs]
             lines.append(f"| {lab} | " + " | ".join(cells) + f" | {stats['by_head'][head][lab]} |")
-        lines.append("| **all** | " + " | ".join(str(stats["languages"][lg]) for lg in langs) + f" | {stats['total']} |")
+        lines.append("| **all** | " + " | ".join(str(stats["languages"][lg]) for lg in langs)
+                     + f" | {stats['total']} |")
         lines.append("")
     d = stats["distinct_trigram_ratio"]
-    lines += ["### Diversity (distinct word-trigram ratio)", "", f"All posts: {d['all']}", "", "| language | ratio |", "|---|---|"]
+    lines += ["### Diversity (distinct word-trigram ratio)", "", f"All posts: {d['all']}", "", "| language | ratio |",
+              "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in d["by_language"].items()]
     lines += ["", "| label | ratio |", "|---|---|"] + [f"| {k} | {v} |" for k, v in d["by_label"].items()]
     nn = stats["nearest_neighbour_cosine"]
-    lines += ["", "### Nearest-neighbour cosine (multilingual-e5-small, after de-duplication)", "", "| " + " | ".join(nn) + " |", "|" + "---|" * len(nn), "| " + " | ".join(str(v) for v in nn.values()) + " |", ""]
-    lines += ["### Entities (computed by the entity stage)", "", "| type | spans |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["entities"].items()]
+    lines += ["", "### Nearest-neighbour cosine (multilingual-e5-small, after de-duplication)", "",
+              "| " + " | ".join(nn) + " |", "|" + "---|" * len(nn),
+              "| " + " | ".join(str(v) for v in nn.values()) + " |", ""]
+    lines += ["### Entities (computed by the entity stage)", "", "| type | spans |",
+              "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["entities"].items()]
     lines += ["", f"Posts with at least one entity: {stats['posts_with_entities']}", ""]
-    lines += ["### Sectors", "", "| sector | posts |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["sectors"].items()]
-    lines += ["", "### Channels", "", "| channel | posts |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stats["channels"].items()]
+    lines += ["### Sectors", "", "| sector | posts |", "|---|---|"] + [f"| {k} | {v} |"
+                                                                       for k, v in stats["sectors"].items()]
+    lines += ["", "### Channels", "", "| channel | posts |", "|---|---|"] + [f"| {k} | {v} |"
+                                                                             for k, v in stats["channels"].items()]
     lines += ["", f"Words per post: {stats['words_per_post']}", ""]
     if stats.get("shortcuts"):
         lines += shortcuts_markdown(stats["shortcuts"])

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -258,7 +259,9 @@ def build_base_model(
         cache.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=cache))
     except OSError as exc:
-        raise ModelArtifactError(f"cannot create cache folder {cache}: {exc}. Set TRIAGE_CACHE to a writable folder.") from exc
+        raise ModelArtifactError(
+            f"cannot create cache folder {cache}: {exc}. Set TRIAGE_CACHE to a writable folder."
+        ) from exc
     try:
         _write_entry(e5, source, source_sha, tmp)
         if _entry_is_complete(entry, source_sha):
@@ -298,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = build_base_model(cache_dir=args.cache, source=args.source)
     except ModelArtifactError as exc:
         parser.exit(1, f"error: {exc}\n")
-    print(out)
+    sys.stdout.write(f"{out}\n")
     return 0
 
 

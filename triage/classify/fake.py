@@ -36,7 +36,8 @@ class FakeClassifier:
         self.schema = schema
         self.version = version
         self.info = ModelInfo(name="fake", version=version, schema_name=schema.name)
-        self.rules = {h: {lab: [k.lower() for k in kws] for lab, kws in labs.items()} for h, labs in (rules or {}).items()}
+        self.rules = {h: {lab: [k.lower() for k in kws] for lab, kws in labs.items()}
+                      for h, labs in (rules or {}).items()}
         self.fallback = dict(fallback or {})
         self.confidence = confidence
         self.thresholds = {h.name: h.threshold for h in schema.heads}

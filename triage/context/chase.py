@@ -45,7 +45,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("he:still-waiting", r"(?<!\w)ו?(?:עדיין|עוד)\s+(?:אני\s+|אנחנו\s+)?(?:מחכ(?:ה|ים|ות)|ממתינ(?:ה|ים|ות)?)(?!\w)"),
     ("he:still-no-answer", r"(?<!\w)ו?עדיין\s+(?:לא|אין|אף\s+אחד\s+לא)\s+(?:\w+\s+)?"
                            r"(?:חזר\w*|ענ\w*|עונ\w*|קיבלתי|תשובה|מענה|התקשר\w*|טיפל\w*|עדכנ\w*)"),
-    ("he:wrote-already", r"(?<!\w)(?:כבר|שוב)\s+(?:אני\s+)?(?:כתבתי|פניתי|שלחתי|התקשרתי|פונה|כותבת?|שואלת?|מבקשת?)(?!\w)"),
+    ("he:wrote-already",
+     r"(?<!\w)(?:כבר|שוב)\s+(?:אני\s+)?(?:כתבתי|פניתי|שלחתי|התקשרתי|פונה|כותבת?|שואלת?|מבקשת?)(?!\w)"),
     ("he:nobody-answers", r"(?<!\w)ו?(?:אף\s+אחד|אין\s+מי\s+ש)\s*(?:לא\s+)?(?:עונה|חוזר|חזר|ענה|מתייחס)(?!\w)"),
     ("he:any-update", rf"(?<!\w)(?:יש|מה\s+עם\s+ה?)\s*(?:איזה\s+|כבר\s+)?(?:עדכון|עדכונים|חדש|תשובה)\s*{_Q}"),
     ("he:no-answer", r"(?<!\w)ו?(?:אין|בלי|ללא)\s+(?:שום\s+)?(?:תשובה|מענה|התייחסות)(?!\w)"),
@@ -58,7 +59,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
                          r"haven'?t\s+(?:heard|received|got(?:ten)?))\b"),
     ("en:any-update", r"\bany\s+(?:updates?|news|reply|response|answer)\b|\ban\s+update\b|\bwhat'?s\s+the\s+status\b"),
     ("en:follow-up", r"\bfollow(?:ing)?[\s-]?up\b"),
-    ("en:wrote-already", r"\b(?:already|again)\s+(?:wrote|written|messaged|emailed|contacted|asked|called|dm'?d|sent)\b|"
+    ("en:wrote-already",
+     r"\b(?:already|again)\s+(?:wrote|written|messaged|emailed|contacted|asked|called|dm'?d|sent)\b|"
                          r"\b(?:asking|writing|messaging)\s+(?:you\s+)?again\b"),
     ("en:nobody-answers", r"\b(?:no\s*one|nobody)\s+(?:has\s+|is\s+|ever\s+)?(?:replied|answered|responded|got\s+back|"
                           r"gotten\s+back|answering|replying|responding|getting\s+back)\b"),
@@ -67,7 +69,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("en:how-long", r"\bhow\s+(?:much\s+)?long(?:er)?\s+(?:do|should|must|will)\s+(?:i|we)\s+(?:have\s+to\s+)?wait\b"),
     ("en:reminder", r"\b(?:reminder|bump|chasing)\b"),
     # Arabic (folded)
-    ("ar:still-waiting", r"(?<!\w)(?:ما|لا)\s*(?:زلت|زلنا|زال|ازال)\s+(?:ب?انتظر|ننتظر|بانتظار|منتظر\w*|استني|مستني\w*)"),
+    ("ar:still-waiting",
+     r"(?<!\w)(?:ما|لا)\s*(?:زلت|زلنا|زال|ازال)\s+(?:ب?انتظر|ننتظر|بانتظار|منتظر\w*|استني|مستني\w*)"),
     ("ar:still-waiting", r"(?<!\w)(?:لسا|لسه|لساتني|لسع)\s+(?:مستني\w*|بستن\w*|ناطر\w*|بنطر|منتظر\w*|بانتظار|"
                          r"ما\s+حدا|ما\s+حد|محدش|ما\s+في\s+رد|مفيش\s+رد)"),
     ("ar:any-update", rf"(?<!\w)اي\s+(?:تحديث|جديد|رد|اخبار)(?!\w)|(?<!\w)في\s+(?:اي\s+)?(?:جديد|تحديث)\s*{_Q}"),
@@ -81,12 +84,15 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     # Russian (folded)
     ("ru:still-waiting", r"(?<!\w)все\s+еще\s+(?:жду|ждем|нет|не\s+(?:ответили|получил\w*|перезвонили)|никто)(?!\w)"),
     ("ru:still-waiting", r"(?<!\w)до\s+сих\s+пор\s+(?:жду|ждем|нет|не\s+\w+|никто|ничего|тишина)(?!\w)"),
-    ("ru:any-update", rf"(?<!\w)есть\s+(?:какие-?\s*(?:то|нибудь)\s+)?(?:новости|ответ|информация|обновлени\w*)\s*{_Q}"),
-    ("ru:nobody-answers", r"(?<!\w)(?:никто|ни\s+кто)\s+(?:так\s+и\s+)?не\s+(?:отвечает|ответил|перезвонил|связался|реагирует)"),
+    ("ru:any-update",
+     rf"(?<!\w)есть\s+(?:какие-?\s*(?:то|нибудь)\s+)?(?:новости|ответ|информация|обновлени\w*)\s*{_Q}"),
+    ("ru:nobody-answers",
+     r"(?<!\w)(?:никто|ни\s+кто)\s+(?:так\s+и\s+)?не\s+(?:отвечает|ответил|перезвонил|связался|реагирует)"),
     ("ru:hello", rf"(?<!\w)(?:ау+|алло+|ну\s+(?:что|и|как)(?:\s+там)?)\s*[?!{_QCH}]+"),
     ("ru:how-long", r"(?<!\w)(?:когда\s+(?:же\s+)?(?:уже\s+)?(?:ответите|будет\s+ответ|перезвоните|решите)|"
                     r"сколько\s+(?:можно|еще|мне)\s+(?:\w+\s+)?ждать)"),
-    ("ru:wrote-already", r"(?<!\w)(?:(?:повторно|снова|опять)\s+(?:пишу|обращаюсь|спрашиваю)|уже\s+(?:писал\w*|обращал\w*|звонил\w*))"),
+    ("ru:wrote-already",
+     r"(?<!\w)(?:(?:повторно|снова|опять)\s+(?:пишу|обращаюсь|спрашиваю)|уже\s+(?:писал\w*|обращал\w*|звонил\w*))"),
     ("ru:reminder", r"(?<!\w)напомина\w*"),
 )
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PHRASES)

@@ -41,7 +41,8 @@ class FollowUp:
     reasons: tuple[str, ...]
 
 
-def case_posts(current: CurrentPost, prior: Sequence[PriorPost], chases: bool, config: ContextConfig) -> list[PriorPost]:
+def case_posts(current: CurrentPost, prior: Sequence[PriorPost], chases: bool,
+               config: ContextConfig) -> list[PriorPost]:
     """The customer's earlier posts on the same case as ``current``, oldest first."""
     open_since = current.created_at - timedelta(days=config.open_window_days)
     case = []

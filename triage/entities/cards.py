@@ -40,7 +40,8 @@ def card_spans(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[Card]:
     found: list[Card] = []
     k = 0
     for chain in CHAIN_RE.finditer(text):
-        groups = [(chain.start() + g.start(), chain.start() + g.end(), g.group()) for g in _GROUP_RE.finditer(chain.group())]
+        groups = [(chain.start() + g.start(), chain.start() + g.end(), g.group())
+                  for g in _GROUP_RE.finditer(chain.group())]
         state = []
         for start, end, _ in groups:
             while k < len(taken) and taken[k][1] <= start:

@@ -48,7 +48,8 @@ from triage.entities.patterns import (
 from triage.entities.validators import digits_only, israeli_id_valid
 from triage.types import REDACTED_TYPES, EntitiesResult, Entity, NormalisedText
 
-__all__ = ["CHAIN_RE", "EMAIL_RE", "ID_RE", "MENTION_RE", "ORDER_RE", "PHONE_RES", "URL_RE", "EntityExtractor", "redact"]
+__all__ = ["CHAIN_RE", "EMAIL_RE", "ID_RE", "MENTION_RE", "ORDER_RE", "PHONE_RES", "URL_RE", "EntityExtractor",
+           "redact"]
 
 
 def _overlapping(rx: re.Pattern[str]) -> re.Pattern[str]:

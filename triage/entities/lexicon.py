@@ -41,7 +41,8 @@ PHONE_WORDS: frozenset[str] = frozenset(
 PERSON_WORDS: frozenset[str] = frozenset({"לקוח", "מנוי", "customer", "member", "membership", "subscriber"})
 assert PERSON_WORDS <= ORDER_WORDS
 
-ID_WORDS: frozenset[str] = frozenset({"ת.ז", "ת\"ז", "ת״ז", "תז", "תעודת", "זהות", "ת.ז.", "id", "teudat", "zehut", "паспорт", "هوية"})
+ID_WORDS: frozenset[str] = frozenset({"ת.ז", "ת\"ז", "ת״ז", "תז", "תעודת", "זהות", "ת.ז.", "id", "teudat", "zehut",
+                                      "паспорт", "هوية"})
 
 # Single-letter prefixes (and their combinations, e.g. "וב", "שה", "מה") that attach to Hebrew words.
 HEBREW_PREFIXES = "בלהומשכ"

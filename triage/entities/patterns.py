@@ -39,7 +39,8 @@ class _FoldTable(dict[int, int]):
 
 # Hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus, Hebrew maqaf, small
 # and fullwidth hyphen-minus (NFKC maps some of these already; patterns do not rely on it).
-_FOLD = _FoldTable({cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0x05BE, 0xFE58, 0xFE63, 0xFF0D)})
+_FOLD = _FoldTable({cp: ord("-") for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0x05BE, 0xFE58,
+                                            0xFE63, 0xFF0D)})
 
 
 def fold(text: str) -> str:

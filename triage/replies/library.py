@@ -60,7 +60,8 @@ PRIVATE_ASKS: dict[str, tuple[str, ...]] = {
     "ar": ("رسالة خاصة", "رسالة خاصّة", "الخاص"),
     "ru": ("личное сообщение", "личные сообщения", "в личку", "в директ"),
 }
-_PRIVATE_ASK_RE = {lang: re.compile("|".join(keyword_pattern(w) for w in words)) for lang, words in PRIVATE_ASKS.items()}
+_PRIVATE_ASK_RE = {lang: re.compile("|".join(keyword_pattern(w) for w in words))
+                   for lang, words in PRIVATE_ASKS.items()}
 
 # A "phrase" placeholder ({eta}) carries its own preposition ("עד 16:00 היום", "by 4 pm"); a preposition
 # written before it in the template doubles up ("עד בהקדם האפשרי", "by as soon as possible").
@@ -258,7 +259,8 @@ def _check_text(
         ph = spec.placeholders.get(name)
         if ph is not None and language not in ph.fallback and language not in ph.default:
             issues.append(Issue(loc, f"{{{name}}} is outside an optional [[...]] clause and has no fallback "
-                          f"wording or default in {language!r}: add placeholders.{name}.fallback.{language} or write it as [[...]]"))
+                          f"wording or default in {language!r}: add placeholders.{name}.fallback.{language} or write "
+                          "it as [[...]]"))
     if language == "he" and neutral_required:
         found = gendered_forms(text)
         if found:

@@ -317,7 +317,8 @@ class ReplySuggester:
         return out
 
     def _render(self, parsed: ParsedText, values: Mapping[str, str | None], language: str) -> tuple[str, list[str]]:
-        fallback = {n: s.fallback[language] for n, s in self.library.spec.placeholders.items() if language in s.fallback}
+        fallback = {n: s.fallback[language] for n, s in self.library.spec.placeholders.items()
+                    if language in s.fallback}
         return render(parsed, lambda n: values.get(n), fallback)
 
     # -- filling -------------------------------------------------------------------------------------------

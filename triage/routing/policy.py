@@ -516,7 +516,8 @@ def load_policy(
             replies_root = replies_dir()
         folder = Path(replies_root) / spec.reply_library
         if not folder.is_dir():
-            known = sorted(p.name for p in Path(replies_root).iterdir() if p.is_dir()) if Path(replies_root).is_dir() else []
+            known = sorted(p.name for p in Path(replies_root).iterdir()
+                           if p.is_dir()) if Path(replies_root).is_dir() else []
             issues.append(Issue(("reply_library",), f"unknown reply library {spec.reply_library!r} "
                                 f"(no folder {folder}) {suggest_names(spec.reply_library, known)}"))
         else:

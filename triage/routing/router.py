@@ -145,7 +145,10 @@ class PolicyRouter:
             if why is None or (rule.unless is not None and rule.unless.match(ctx) is not None):
                 continue
             rule_id = rule.spec.id
-            reason = f"{', '.join(why)} matched rule '{rule_id}'" if why else f"matched rule '{rule_id}' (no conditions)"
+            if why:
+                reason = f"{', '.join(why)} matched rule '{rule_id}'"
+            else:
+                reason = f"matched rule '{rule_id}' (no conditions)"
             return _Route(rule.spec.then, rule_id, [reason], matched=rule)
         return _Route(self.policy.spec.default, "default", ["no rule matched: default route"])
 

@@ -31,7 +31,8 @@ def stricter(a: Priority, b: str | None) -> Priority:
     return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b  # type: ignore[return-value]
 
 
-def context_match(ctx: MatchContext, history: TriageContext | None, urgency_head: str | None) -> tuple[MatchContext, list[str]]:
+def context_match(ctx: MatchContext, history: TriageContext | None,
+                  urgency_head: str | None) -> tuple[MatchContext, list[str]]:
     """The match context with the decision's labels (parent's, urgency floor) and a reason when they changed."""
     labels, changes = context_labels(ctx.labels, history, urgency_head)
     if not changes:

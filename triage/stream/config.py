@@ -82,7 +82,8 @@ class DetectorConfig(BaseModel):
     baseline_half_life_hours: float = Field(default=168.0, gt=0)
     winsor_ratio: float = Field(default=3.0, gt=1, description="Hours above this times expected are clipped.")
     warmup_hours: float = Field(default=48.0, ge=0, description="Volume alarms stay off while a brand is new.")
-    min_authors: int = Field(default=4, ge=1, description="Distinct authors a window needs (one angry customer is not a crisis).")
+    min_authors: int = Field(default=4, ge=1,
+                             description="Distinct authors a window needs (one angry customer is not a crisis).")
     activity_cap: float = Field(default=3.0, ge=1, description="Most that brand-wide busyness may raise expectations.")
 
     # --- season ----------------------------------------------------------------------------------------------

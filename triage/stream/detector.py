@@ -128,7 +128,9 @@ class CrisisDetector:
                     break
                 self._states.pop(brand, None)
             else:
-                raise StateConflictError(f"could not save stream state of brand {brand!r} after {MAX_ATTEMPTS} attempts")
+                raise StateConflictError(
+                    f"could not save stream state of brand {brand!r} after {MAX_ATTEMPTS} attempts"
+                )
         return changes
 
     def incident(self, brand: str, incident_id: str, *, fresh: bool = False) -> Incident | None:

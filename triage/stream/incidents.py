@@ -4,9 +4,9 @@ Signals (a volume window that fired, a critical trigger, a viral post) arrive wi
 that raised them. There is at most one open incident per brand and cluster: a signal on a cluster that
 already has one adds its reason and score to it instead of opening another. Later trouble posts of the
 cluster are attached to it as evidence — all of them once a volume window has fired there, before that
-(an incident opened by one post, perhaps on a busy everyday topic) only those sharing one of its triggers. Posts with a *campaign*
-trigger (phishing, outage by default) also join the brand's open incident with that trigger whatever their
-cluster, because one phishing campaign is written a hundred ways.
+(an incident opened by one post, perhaps on a busy everyday topic) only those sharing one of its triggers.
+Posts with a *campaign* trigger (phishing, outage by default) also join the brand's open incident with
+that trigger whatever their cluster, because one phishing campaign is written a hundred ways.
 
 Lifecycle: ``opened`` → ``growing`` once the posts of the last hour reach ``growth_ratio`` times those of
 the hour before opening (or a viral post's reach doubles) → ``resolved`` once the posts of the last
@@ -219,7 +219,8 @@ class IncidentBook:
             return True
         return False
 
-    def sweep(self, now: float, cfg: DetectorConfig, baseline: Callable[[str, float, float], float]) -> list[IncidentRecord]:
+    def sweep(self, now: float, cfg: DetectorConfig, baseline: Callable[[str, float, float],
+                                                                        float]) -> list[IncidentRecord]:
         """Resolve quiet incidents (``baseline(cluster, start, end)`` = posts expected there) and forget old ones."""
         resolved = []
         for rec in list(self.records.values()):

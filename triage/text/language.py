@@ -15,7 +15,7 @@ import unicodedata
 from functools import cached_property
 from typing import Any
 
-from triage.types import LanguageResult
+from triage.types import Language, LanguageResult
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -25,7 +25,14 @@ OTHER_LANGUAGE_CONFIDENCE = 0.9
 # "to" are left out: Dutch, Italian, Spanish and Polish use them too). One of them settles a short post
 # as English, where trigram statistics on four words are noise ("lol same thing happened to me").
 ENGLISH_MARKERS = frozenset(
-    ["the", "and", "you", "your", "you're", "yours", "my", "is", "are", "was", "were", "this", "that", "these", "those", "with", "from", "have", "has", "had", "what", "when", "where", "why", "how", "who", "whom", "not", "don't", "doesn't", "didn't", "can't", "won't", "isn't", "aren't", "wasn't", "please", "pls", "plz", "thanks", "thank", "thx", "i'm", "i've", "i'll", "it's", "its", "just", "still", "been", "will", "would", "could", "should", "our", "we", "they", "their", "there", "here", "about", "any", "some", "into", "only", "ever", "never", "again", "got", "get", "because", "than", "then", "very", "much", "too", "also", "after", "before", "been", "being", "does", "did", "doing", "which", "while", "been", "yes", "yeah", "lol", "omg", "wtf", "smh", "btw", "idk", "tbh", "asap", "guys", "hey", "hi"]
+    ["the", "and", "you", "your", "you're", "yours", "my", "is", "are", "was", "were", "this", "that", "these", "those",
+     "with", "from", "have", "has", "had", "what", "when", "where", "why", "how", "who", "whom", "not", "don't",
+     "doesn't", "didn't", "can't", "won't", "isn't", "aren't", "wasn't", "please", "pls", "plz", "thanks", "thank",
+     "thx", "i'm", "i've", "i'll", "it's", "its", "just", "still", "been", "will", "would", "could", "should", "our",
+     "we", "they", "their", "there", "here", "about", "any", "some", "into", "only", "ever", "never", "again", "got",
+     "get", "because", "than", "then", "very", "much", "too", "also", "after", "before", "been", "being", "does", "did",
+     "doing", "which", "while", "been", "yes", "yeah", "lol", "omg", "wtf", "smh", "btw", "idk", "tbh", "asap", "guys",
+     "hey", "hi"]
 )
 
 
@@ -33,7 +40,13 @@ def script_of(ch: str) -> str:
     cp = ord(ch)
     if 0x0590 <= cp <= 0x05FF or 0xFB1D <= cp <= 0xFB4F:
         return "hebrew"
-    if 0x0600 <= cp <= 0x06FF or 0x0750 <= cp <= 0x077F or 0x08A0 <= cp <= 0x08FF or 0xFB50 <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFF:
+    if (
+        0x0600 <= cp <= 0x06FF
+        or 0x0750 <= cp <= 0x077F
+        or 0x08A0 <= cp <= 0x08FF
+        or 0xFB50 <= cp <= 0xFDFF
+        or 0xFE70 <= cp <= 0xFEFF
+    ):
         return "arabic"
     if 0x0400 <= cp <= 0x052F:
         return "cyrillic"
@@ -58,11 +71,15 @@ def script_shares(text: str) -> tuple[dict[str, float], dict[str, int]]:
     return shares, words
 
 
-_NOT_LANGUAGE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+|@\w+|#\w+|\b[\w-]+\.(?:com|co\.il|me|ly|io|win|net|org)(?:/\S*)?", re.UNICODE)
+_NOT_LANGUAGE = re.compile(
+    r"(?:https?://|www\.)\S+|\S+@\S+|@\w+|#\w+"  # links, addresses, handles, hashtags
+    r"|\b[\w-]+\.(?:com|co\.il|me|ly|io|win|net|org)(?:/\S*)?",  # bare domains
+    re.UNICODE,
+)
 
 _PERSIAN_URDU_LETTERS = re.compile("[\u067E\u0686\u0698\u06AF\u06A9\u06CC\u0679\u0688\u0691\u06BA\u06D2\u06C1]")
 
-_SCRIPT_LANGUAGE = {"hebrew": "he", "latin": "en", "arabic": "ar", "cyrillic": "ru"}
+_SCRIPT_LANGUAGE: dict[str, Language] = {"hebrew": "he", "latin": "en", "arabic": "ar", "cyrillic": "ru"}
 
 
 class LanguageIdentifier:
@@ -83,7 +100,7 @@ class LanguageIdentifier:
         # because a post is only called "another language" when the detector is confident (above).
         return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
-    def _detect(self, text: str, ours: str) -> tuple[str, float, str]:
+    def _detect(self, text: str, ours: Language) -> tuple[Language, float, str]:
         """Within one script: our language, or 'other' when the detector is sure it is another."""
         if ours == "en" and any(w.lower() in ENGLISH_MARKERS for w in re.findall(r"[A-Za-z']+", text)):
             return "en", 0.95, "markers"
@@ -111,7 +128,8 @@ class LanguageIdentifier:
         dominant = max(words, key=lambda s: (words[s], shares.get(s, 0.0)))
         ours = _SCRIPT_LANGUAGE.get(dominant)
         if ours is None:
-            return LanguageResult(language="other", confidence=shares.get(dominant, 1.0), scripts=shares, method="script")
+            return LanguageResult(language="other", confidence=shares.get(dominant, 1.0), scripts=shares,
+                                  method="script")
         if ours == "he":
             # No other language our users write uses Hebrew script (Yiddish is outside the schema).
             return LanguageResult(language="he", confidence=shares["hebrew"], scripts=shares, method="script")
@@ -120,4 +138,5 @@ class LanguageIdentifier:
             # Letters Arabic does not use: Persian / Urdu, which short texts leave the detector unsure of.
             return LanguageResult(language="other", confidence=0.9, scripts=shares, method="script")
         language, confidence, method = self._detect(script_text, ours)
-        return LanguageResult(language=language, confidence=round(min(max(confidence, 0.0), 1.0), 4), scripts=shares, method=method)  # type: ignore[arg-type]
+        return LanguageResult(language=language, confidence=round(min(max(confidence, 0.0), 1.0), 4), scripts=shares,
+                              method=method)

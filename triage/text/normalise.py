@@ -84,7 +84,8 @@ def normalise(text: str) -> NormalisedText:
         chunk = text[gs:ge]
         prev = text[gs - 1] if gs > 0 else ""
         nxt = text[ge] if ge < len(text) else ""
-        kept = "".join(c for i, c in enumerate(chunk) if not _drop(c, prev if i == 0 else chunk[i - 1], chunk[i + 1] if i + 1 < len(chunk) else nxt))
+        kept = "".join(c for i, c in enumerate(chunk) if not _drop(c, prev if i == 0 else chunk[i - 1],
+                                                                   chunk[i + 1] if i + 1 < len(chunk) else nxt))
         if kept != chunk:
             changes.add("removed invisible, bidi or Hebrew point characters")
         if not kept:

@@ -174,7 +174,8 @@ def test_check_catches_a_scenario_in_two_splits(built_v2, default_schema) -> Non
     rows[other].append(moved)
     rows[group_split].append(dict(moved, text="עדיין אין אינטרנט", id="p-00000000000a", entities=[]))
     for s in SPLITS:
-        (corpus / f"{s}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[s]), encoding="utf-8")
+        (corpus / f"{s}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[s]),
+                                           encoding="utf-8")
     report = check_corpus(corpus, default_schema)
     assert any("scenario 'he-a-001' leaks across splits" in p for p in report.problems), report.problems
 
@@ -186,7 +187,8 @@ def test_check_requires_translit_rows_to_be_hebrew(built_v2, default_schema) -> 
         for r in rows[s]:
             if r["translit"]:
                 r["language"] = "en"
-        (corpus / f"{s}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[s]), encoding="utf-8")
+        (corpus / f"{s}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[s]),
+                                           encoding="utf-8")
     report = check_corpus(corpus, default_schema)
     assert any("translit" in p for p in report.problems)
 
@@ -203,7 +205,8 @@ def test_v2_minimums_name_the_intents_without_enough_terse_posts(built_v2, defau
 # Shortcut measures on small inputs with known answers ---------------------------------------------------------
 
 
-def _post(text: str, intent: str = "other", urgency: str = "low", sentiment: str = "neutral", language: str = "he") -> dict:
+def _post(text: str, intent: str = "other", urgency: str = "low", sentiment: str = "neutral",
+          language: str = "he") -> dict:
     return {"text": text, "intent": intent, "urgency": urgency, "sentiment": sentiment, "language": language}
 
 
