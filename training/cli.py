@@ -101,6 +101,9 @@ def export(
                                          "rows (default: the model OUT_DIR holds now, which this export replaces)."),
     name: str | None = typer.Option(None, "--name", help="The artifact's name in its manifest and card (default: "
                                     "the recipe's export.name), e.g. triage-teacher for a second shipped model."),
+    max_int8_drop: float | None = typer.Option(None, "--max-int8-drop", min=0.0, help="Keep int8 weights when they "
+                                               "cost less than this many dev macro-F1 points on every head (default: "
+                                               "the recipe's export.max_int8_drop_points)."),
 ) -> None:
     """Write the self-describing model folder: model.onnx, tokenizer.json, manifest.json, metrics.json, README.md."""
     _require_training()
@@ -109,7 +112,8 @@ def export(
 
     with user_errors():
         metrics = export_artifact(checkpoint, out_dir, int8=int8, evaluate_test=test, threads=threads,
-                                  previous=previous, recipe=recipe, name=name)
+                                  previous=previous, recipe=recipe, name=name,
+                                  max_int8_drop=max_int8_drop)
     onnx = metrics["onnx"]
     typer.echo(f"wrote {out_dir} ({onnx['weights']}, {onnx['bytes'] / 1e6:.1f} MB)")
     real = metrics.get("real")

@@ -455,9 +455,11 @@ class Candidate:
     batch_invariance: float
 
 
-def load_checkpoint(checkpoint: Path, recipe: Path | None = None, name: str | None = None) -> Loaded:
+def load_checkpoint(checkpoint: Path, recipe: Path | None = None, name: str | None = None,
+                    max_int8_drop: float | None = None) -> Loaded:
     """The checkpoint, with ``recipe``'s ``calibration`` and ``export`` sections when given (how to calibrate
-    and export can change after training; what was trained cannot), and the artifact called ``name``."""
+    and export can change after training; what was trained cannot), the artifact called ``name``, and int8 kept
+    when it costs less than ``max_int8_drop`` dev macro-F1 points (default: the recipe's limit)."""
     ckpt_dir = checkpoint_dir(Path(checkpoint))
     ckpt = json.loads((ckpt_dir / CHECKPOINT_JSON).read_text(encoding="utf-8"))
     config = TrainConfig.model_validate(ckpt["config"])
@@ -466,8 +468,10 @@ def load_checkpoint(checkpoint: Path, recipe: Path | None = None, name: str | No
 
         newer = load_config(recipe)
         config = config.model_copy(update={"calibration": newer.calibration, "export": newer.export})
-    if name is not None:
-        config = config.model_copy(update={"export": config.export.model_copy(update={"name": name})})
+    changes: dict[str, Any] = {"name": name, "max_int8_drop_points": max_int8_drop}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        config = config.model_copy(update={"export": config.export.model_copy(update=changes)})
     model = MultiHeadModel.load(ckpt_dir, attn_implementation="eager")
     return Loaded(ckpt_dir, ckpt, config, load_schema(config.schema_path), model, ckpt_dir / TOKENIZER_FILE)
 
@@ -646,15 +650,15 @@ def write_card_and_metrics(out_dir: Path, metrics: Metrics, loaded: Loaded, cali
 
 def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None, evaluate_test: bool | None = None,
                     threads: int = 2, previous: Path | None = None, recipe: Path | None = None,
-                    name: str | None = None) -> dict[str, Any]:
+                    name: str | None = None, max_int8_drop: float | None = None) -> dict[str, Any]:
     """Export ``checkpoint`` (a checkpoint folder or a run folder) into the model folder ``out_dir``.
 
     ``previous``: the model folder to compare with on the test splits (default: what ``out_dir`` holds now,
-    which this export replaces); ``name``: the artifact's name instead of the recipe's. Returns metrics.json's
-    content.
+    which this export replaces); ``name``: the artifact's name instead of the recipe's; ``max_int8_drop``: the
+    recipe's ``export.max_int8_drop_points`` for this export. Returns metrics.json's content.
     """
     set_threads(threads)
-    loaded = load_checkpoint(checkpoint, recipe, name)
+    loaded = load_checkpoint(checkpoint, recipe, name, max_int8_drop)
     config, out_dir = loaded.config, Path(out_dir)
     do_test = config.export.evaluate_test if evaluate_test is None else evaluate_test
     data, dev = load_export_data(loaded)

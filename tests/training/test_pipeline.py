@@ -230,3 +230,16 @@ def test_a_brand_schema_trains_and_exports_the_same_way(tmp_path: Path) -> None:
     assert manifest["name"] == "acme-banking"  # --name, not the recipe's tiny-banking77
     probs = clf.predict(["I am still waiting on my card?"]).probabilities["banking_intent"]
     assert probs.shape == (1, 77)
+
+
+@pytest.mark.slow
+def test_export_overrides_name_and_int8_limit_only(tiny_artifact: tuple[Path, Path, float]) -> None:
+    from training.export import load_checkpoint
+
+    run, _, _ = tiny_artifact
+    plain = load_checkpoint(run).config.export
+    changed = load_checkpoint(run, name="triage-teacher", max_int8_drop=1.25).config.export
+    assert (changed.name, changed.max_int8_drop_points) == ("triage-teacher", 1.25)
+    assert changed.model_dump(exclude={"name", "max_int8_drop_points"}) == plain.model_dump(
+        exclude={"name", "max_int8_drop_points"})
+    assert load_checkpoint(run, name="x").config.export.max_int8_drop_points == plain.max_int8_drop_points
