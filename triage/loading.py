@@ -10,7 +10,7 @@ from triage.resources import default_model_dir, resolve_model_dir
 from triage.text.validate import TextLimits
 
 
-def load_classifier(model_dir: Path | None = None, threads: int | None = None) -> Classifier:
+def load_classifier(model_dir: str | Path | None = None, threads: int | None = None) -> Classifier:
     from triage.classify.onnx_model import OnnxClassifier
 
     folder = resolve_model_dir(model_dir) if model_dir else default_model_dir()

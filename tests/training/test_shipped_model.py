@@ -19,11 +19,11 @@ from triage.schema import LabelSchema
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "default"
 SLICE = 300
-# The shipped model (12-layer int8 teacher, recipe training/configs/default.yaml) measures accuracy 0.873
-# and macro-F1 0.638 on this 300-row slice (0.863 / 0.623 on the whole test split): the floors sit a few
+# The shipped model (triage-default@3: 12-layer int8, recipe training/configs/default.yaml) measures accuracy
+# 0.860 and macro-F1 0.651 on this 300-row slice (0.835 / 0.614 on the whole test split): the floors sit a few
 # points under, so a broken export or runtime fails the test.
-ACCURACY_FLOOR = 0.84
-MACRO_F1_FLOOR = 0.59
+ACCURACY_FLOOR = 0.83
+MACRO_F1_FLOOR = 0.60
 
 
 def _require_model() -> Path:
@@ -60,3 +60,37 @@ def test_shipped_model_meets_the_floor_on_the_hebrew_sentiment_benchmark_slice()
         f1s.append(2 * tp / denom if denom else 0.0)
     assert accuracy >= ACCURACY_FLOOR, accuracy
     assert float(np.mean(f1s)) >= MACRO_F1_FLOOR, np.mean(f1s)
+
+
+# Real text first: the first 300 Hebrew posts of the real test split (banks the model never saw). The shipped
+# model measures intent accuracy REAL_INTENT_MEASURED there; the floor sits a few points under it.
+REAL_SLICE = 300
+REAL_INTENT_MEASURED = 0.820  # triage-default@3 (the previous default, triage-default@1: 0.570 on the split)
+REAL_INTENT_FLOOR = 0.78
+
+
+def test_shipped_model_meets_the_floor_on_real_hebrew_posts() -> None:
+    model_dir = _require_model()
+    from training.real.labels import labeled_posts
+
+    posts = [p for p in labeled_posts(ROOT / "data" / "real", require_shared())
+             if p.sample.split == "test" and p.language == "he"][:REAL_SLICE]
+    assert len(posts) == REAL_SLICE
+    clf = OnnxClassifier(model_dir, threads=2)
+    labels = clf.schema.head("intent").labels
+    pred = clf.predict([p.post.text for p in posts]).probabilities["intent"].argmax(axis=1)
+    accuracy = float(np.mean([labels[i] == p.labels["intent"] for i, p in zip(pred, posts, strict=True)]))
+    assert accuracy >= REAL_INTENT_FLOOR, accuracy
+
+
+def test_the_shipped_fast_model_is_complete_small_and_found_by_name(default_schema: LabelSchema) -> None:
+    fast = ROOT / "models" / "fast"
+    if not (fast / "manifest.json").is_file():
+        pytest.skip("no models/fast")
+    manifest = verify_artifact(fast)
+    assert manifest.label_schema.head_names == default_schema.head_names
+    assert sum(p.stat().st_size for p in fast.iterdir()) < 60 * 1024 * 1024
+    from triage.loading import load_classifier
+
+    clf = load_classifier("fast", threads=1)  # a shipped model's name, as `--model fast` passes it
+    assert clf.predict(["the app crashes every time I log in"]).probabilities["intent"].shape == (1, 9)
