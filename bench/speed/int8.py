@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.model, args.posts)
     text = json.dumps(report, indent=2)
     if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "int8.json").write_text(text + "\n", encoding="utf-8")
     print(text)
     return 0
