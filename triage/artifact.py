@@ -82,7 +82,8 @@ def read_manifest(model_dir: Path) -> Manifest:
     if not model_dir.is_dir() or not path.is_file():
         raise ModelNotInstalledError(
             f"no model is installed at {model_dir} (no {MANIFEST}). Train and export one with "
-            "`triage train` and `triage export`, or pass --model / set TRIAGE_MODEL to a model folder."
+            "`triage train` and `triage export`, or pass --model / set TRIAGE_MODEL to a model folder or to the "
+            "name of a shipped model (default, fast)."
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
