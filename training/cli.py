@@ -100,7 +100,7 @@ def export(
     previous: Path | None = typer.Option(None, "--previous", help="Model folder to compare with on the same test "
                                          "rows (default: the model OUT_DIR holds now, which this export replaces)."),
     name: str | None = typer.Option(None, "--name", help="The artifact's name in its manifest and card (default: "
-                                    "the recipe's export.name), e.g. triage-fast for a second shipped model."),
+                                    "the recipe's export.name), e.g. triage-fast for a model beside the default."),
     max_int8_drop: float | None = typer.Option(None, "--max-int8-drop", min=0.0, help="Keep int8 weights when they "
                                                "cost less than this many dev macro-F1 points on every head (default: "
                                                "the recipe's export.max_int8_drop_points)."),

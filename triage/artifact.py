@@ -83,7 +83,7 @@ def read_manifest(model_dir: Path) -> Manifest:
         raise ModelNotInstalledError(
             f"no model is installed at {model_dir} (no {MANIFEST}). Train and export one with "
             "`triage train` and `triage export`, or pass --model / set TRIAGE_MODEL to a model folder or to the "
-            "name of a shipped model (default, fast)."
+            "name of a folder under models/ (e.g. default)."
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

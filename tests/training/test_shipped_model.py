@@ -82,15 +82,3 @@ def test_shipped_model_meets_the_floor_on_real_hebrew_posts() -> None:
     accuracy = float(np.mean([labels[i] == p.labels["intent"] for i, p in zip(pred, posts, strict=True)]))
     assert accuracy >= REAL_INTENT_FLOOR, accuracy
 
-
-def test_the_shipped_fast_model_is_complete_small_and_found_by_name(default_schema: LabelSchema) -> None:
-    fast = ROOT / "models" / "fast"
-    if not (fast / "manifest.json").is_file():
-        pytest.skip("no models/fast")
-    manifest = verify_artifact(fast)
-    assert manifest.label_schema.head_names == default_schema.head_names
-    assert sum(p.stat().st_size for p in fast.iterdir()) < 60 * 1024 * 1024
-    from triage.loading import load_classifier
-
-    clf = load_classifier("fast", threads=1)  # a shipped model's name, as `--model fast` passes it
-    assert clf.predict(["the app crashes every time I log in"]).probabilities["intent"].shape == (1, 9)
