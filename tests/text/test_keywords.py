@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.text.keywords import keyword_pattern
+from triage.text.keywords import KeywordSet, keyword_anchor, keyword_pattern
 from triage.text.normalise import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +111,58 @@ def test_shipped_policies_list_the_abbreviations() -> None:
     text = (ROOT / "data" / "policies" / "default.yaml").read_text(encoding="utf-8")
     for form in ('עו"ד', "עו״ד", 'ביהמ"ש', "ביהמ״ש", 'עוה"ד'):
         assert form in text, form
+
+
+def _shipped_keywords() -> list[str]:
+    """Every keyword the shipped policies and reply libraries list (``keywords_any``, any depth)."""
+    import yaml
+
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "keywords_any" and isinstance(value, list):
+                    found.extend(str(v) for v in value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for path in [*(ROOT / "data" / "policies").glob("*.yaml"), *(ROOT / "data" / "replies").rglob("*.yaml")]:
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return sorted(set(found))
+
+
+def test_keyword_anchor_is_in_every_match_and_set_search_equals_the_regex() -> None:
+    # The anchor prefilter may only skip texts the regex cannot match: for every shipped keyword, texts
+    # built around it (prefixes, the article, other quote spellings, hyphens) must give the same match.
+    keywords = _shipped_keywords() + [k for k, _ in MATCHES] + ["''", '"']
+    assert len(keywords) > 50
+    texts = [t for _, t in MATCHES] + [t for _, t in MISSES] + ["", "x", "שלום"]
+    for k in keywords:
+        folded = normalise(k).text.casefold()
+        texts += [f"אני {folded} עכשיו", f"ול{folded}", f"ה{folded}!", folded.replace(" ", "-"),
+                  folded.replace('"', "״").replace("'", "׳"), folded.replace('"', "''"), folded[1:], folded[:-1]]
+    for k in keywords:
+        rx = re.compile(keyword_pattern(k))
+        anchor = keyword_anchor(k)
+        one = KeywordSet([k])
+        for t in texts:
+            folded = normalise(t).text.casefold()
+            expected = rx.search(folded)
+            got = one.search(folded)
+            assert (got.span() if got else None) == (expected.span() if expected else None), (k, t)
+            if expected is not None:
+                assert anchor in expected.group(0), (k, anchor, t)
+    everything = KeywordSet(keywords)
+    plain = re.compile("|".join(f"(?P<k{i}>{keyword_pattern(k)})" for i, k in enumerate(keywords)))
+    for t in texts:
+        folded = normalise(t).text.casefold()
+        got, expected = everything.find(folded), plain.search(folded)
+        got_at = (got[1].span(), got[0]) if got else None
+        expected_at = (expected.span(), keywords[int(str(expected.lastgroup)[1:])]) if expected else None
+        assert got_at == expected_at, t
+    assert keyword_anchor("עורך הדין") == "עורך" and keyword_anchor('עו"ד') == "עו"
+    assert keyword_anchor("''") == ""  # no letters to anchor on: that keyword's regex always runs

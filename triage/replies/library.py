@@ -20,7 +20,7 @@ from triage.errors import ConfigError
 from triage.replies.placeholders import PLACEHOLDER_NAME, ParsedText, parse_text
 from triage.routing.source import read_config
 from triage.schema import LabelSchema, check_head_label, suggest_names
-from triage.text.keywords import keyword_pattern
+from triage.text.keywords import KeywordSet, keyword_pattern
 from triage.text.normalise import normalise
 from triage.types import LANGUAGES, REDACTED_TYPES
 
@@ -183,7 +183,7 @@ class Template:
     examples: tuple[str, ...]
     source: Literal["template", "knowledge_base"] = "template"
     tags: tuple[str, ...] = ()
-    keywords: re.Pattern[str] | None = None
+    keywords: KeywordSet | None = None
     sectors: frozenset[str] | None = None
 
     def on_topic(self, folded_text: str) -> bool:
@@ -236,13 +236,13 @@ def _doubled_prepositions(parsed: ParsedText, language: str, spec: LibrarySpec) 
     return found
 
 
-def _keyword_rx(words: list[str] | None, loc: Loc, issues: list[Issue]) -> re.Pattern[str] | None:
+def _keyword_rx(words: list[str] | None, loc: Loc, issues: list[Issue]) -> KeywordSet | None:
     if words is None:
         return None
     if not words or any(not w.strip() for w in words):
         issues.append(Issue(loc, "give at least one non-empty topic word, or leave keywords_any out"))
         return None
-    return re.compile("|".join(keyword_pattern(w) for w in words))
+    return KeywordSet(words)
 
 
 def _check_text(

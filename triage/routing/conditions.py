@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from triage.config_source import Issue, Loc
 from triage.routing.safe_regex import bounded_search, regex_problems
 from triage.schema import LabelSchema, check_head_label, suggest_names
-from triage.text.keywords import keyword_pattern
+from triage.text.keywords import KeywordSet
 from triage.types import CHANNELS, ENTITY_TYPES, LANGUAGES
 
 Scalar = str | int | float | bool
@@ -170,12 +170,7 @@ class Condition:
     def __init__(self, when: WhenSpec) -> None:
         self.when = when
         self.heads = when.head_conditions
-        self._keywords: re.Pattern[str] | None = None
-        self._keyword_names: list[str] = []
-        if when.keywords_any:
-            self._keyword_names = list(when.keywords_any)
-            alternatives = "|".join(f"(?P<k{i}>{keyword_pattern(k)})" for i, k in enumerate(self._keyword_names))
-            self._keywords = re.compile(alternatives)
+        self._keywords = KeywordSet(list(when.keywords_any)) if when.keywords_any else None
         self._regexes = [(p, re.compile(p, re.IGNORECASE)) for p in (when.regex_any or [])]
 
     def match(self, ctx: MatchContext) -> list[str] | None:
@@ -216,10 +211,10 @@ class Condition:
                 return None
             why.append("contains " + ", ".join(found))
         if self._keywords is not None:
-            m = self._keywords.search(ctx.text)
-            if m is None or m.lastgroup is None:
+            found = self._keywords.find(ctx.text)
+            if found is None:
                 return None
-            why.append(f"keyword {self._keyword_names[int(m.lastgroup[1:])]!r}")
+            why.append(f"keyword {found[0]!r}")
         if self._regexes:
             hit = next((p for p, rx in self._regexes if bounded_search(rx, ctx.text)), None)
             if hit is None:

@@ -61,6 +61,17 @@ def _later_word(word: str) -> str:
     return f"(?:[{HEBREW_PREFIX_LETTERS}]?{ARTICLE})?" + _literal(bare)
 
 
+def _cores(keyword: str) -> tuple[list[str], bool]:
+    """The keyword's words as the pattern spells them literally (a phrase's Hebrew article may be swallowed)."""
+    words = normalise(keyword).text.casefold().split()
+    phrase = len(words) > 1
+    cores = []
+    for i, word in enumerate(words):
+        hebrew_article = _is_hebrew(word) and word.startswith(ARTICLE) and len(word) > 2 and (phrase or i > 0)
+        cores.append(word[1:] if hebrew_article else word)
+    return cores, phrase
+
+
 def keyword_pattern(keyword: str) -> str:
     """A regex (to search a casefolded, normalised text) for one keyword or phrase."""
     words = normalise(keyword).text.casefold().split()
@@ -75,3 +86,47 @@ def keyword_pattern(keyword: str) -> str:
             parts.append(_later_word(word))
     joined = _WORD_GAP.join(parts)
     return rf"(?<!\w){joined}(?!\w)"
+
+
+_QUOTE_SPLIT = re.compile("[" + re.escape("".join(_QUOTES)) + "]")
+
+
+def keyword_anchor(keyword: str) -> str:
+    """A substring that every match of ``keyword_pattern(keyword)`` contains ("" when there is none).
+
+    The longest run of a word's letters that the pattern spells literally: prefixes, the article of a phrase,
+    quote marks (several spellings) and the gaps between words are left out.
+    """
+    cores, _ = _cores(keyword)
+    pieces = [piece for core in cores for piece in _QUOTE_SPLIT.split(core)]
+    return max(pieces, key=len, default="")
+
+
+class KeywordSet:
+    """Several keywords as one search, equal to searching their alternation ``kw1|kw2|...``, but fast.
+
+    Why: a policy's keyword alternation (Hebrew prefixes, quote spellings, word boundaries) costs ~30 µs a
+    search in ``re``, and a post meets dozens of them. Here a keyword's regex runs only when the text holds
+    its anchor (a substring every match contains, a sub-microsecond test), and the leftmost match wins, the
+    earlier keyword on a tie, exactly as the alternation's search would choose.
+    """
+
+    def __init__(self, keywords: list[str]) -> None:
+        self.keywords = list(keywords)
+        self._regexes = [re.compile(keyword_pattern(k)) for k in self.keywords]
+        # An empty anchor (a keyword of quote marks only) is in every text: that keyword's regex always runs.
+        self._anchors = [keyword_anchor(k) for k in self.keywords]
+
+    def find(self, folded_text: str) -> tuple[str, re.Match[str]] | None:
+        """The keyword of the leftmost match in a casefolded, normalised text, and the match; or None."""
+        best: tuple[int, int, re.Match[str]] | None = None
+        for i, anchor in enumerate(self._anchors):
+            if anchor in folded_text:
+                m = self._regexes[i].search(folded_text)
+                if m is not None and (best is None or m.start() < best[0]):
+                    best = (m.start(), i, m)
+        return None if best is None else (self.keywords[best[1]], best[2])
+
+    def search(self, folded_text: str) -> re.Match[str] | None:
+        found = self.find(folded_text)
+        return None if found is None else found[1]
