@@ -34,6 +34,7 @@ INVISIBLE = ("Cc", "Cf", "Co", "Cs", "Cn")
     ("O'Brien", "O'Brien"),
     ("שי־לי", "שי־לי"),                   # maqaf
     ("عبد الله", "عبد الله"),
+    (".Dana-", "Dana"),                   # punctuation around a name goes (the property test found ".A")
 ])
 def test_names_are_cleaned(raw: str, clean: str | None) -> None:
     assert clean_name(raw)[0] == clean
@@ -51,6 +52,9 @@ def test_names_are_cleaned(raw: str, clean: str | None) -> None:
     ("a b c d e", "too long"),
     ("x" * 41, "too long"),
     ("\u202e\u200b", "empty"),
+    (".", "empty"),                       # found by the property test below: "Thank you so much, .!"
+    ("'-'", "empty"),
+    ("·׳", "no letters"),
 ])
 def test_bad_names_are_refused_with_a_reason(raw: str, why: str) -> None:
     value, reason = clean_name(raw)

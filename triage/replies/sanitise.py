@@ -54,11 +54,14 @@ def clean_name(value: str | None, *, max_chars: int = MAX_NAME, max_words: int =
     """A person's name fit for a reply, or (None, why)."""
     if value is None:
         return None, None
-    text = _strip(value, symbols=True)
+    # Punctuation belongs inside a name (O'Brien, Jean-Luc), never around it: ".Dana" would render ", .Dana".
+    text = _strip(value, symbols=True).strip("".join(_NAME_PUNCT) + " ")
     if not text:
         return None, "it is empty once invisible characters and symbols are removed"
     if any(ch.isdigit() for ch in text):
         return None, "it contains digits"
+    if not any(ch.isalpha() for ch in text):  # "." or "-" would render as "Thank you so much, .!"
+        return None, "it has no letters"
     if "@" in text or _URL_RE.search(text):
         return None, "it contains an address or a link"
     if any(not (ch.isalpha() or ch == " " or ch in _NAME_PUNCT or unicodedata.category(ch).startswith("M"))
