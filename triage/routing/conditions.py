@@ -211,10 +211,10 @@ class Condition:
                 return None
             why.append("contains " + ", ".join(found))
         if self._keywords is not None:
-            found = self._keywords.find(ctx.text)
-            if found is None:
+            keyword = self._keywords.find(ctx.text)
+            if keyword is None:
                 return None
-            why.append(f"keyword {found[0]!r}")
+            why.append(f"keyword {keyword[0]!r}")
         if self._regexes:
             hit = next((p for p, rx in self._regexes if bounded_search(rx, ctx.text)), None)
             if hit is None:
