@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,36 @@ class ContextIndex:
 
     def within(self, char: int, categories: tuple[str, ...], window: int) -> bool:
         return any(c in categories for _, c in self.before(char, window))
+
+
+class LazyContextIndex:
+    """A ``ContextIndex`` built on first use: most posts hold no number, and then no context is asked for.
+
+    Why: tokenizing and matching costs ~0.1 ms a post, and only a number candidate (phone, ID, order) reads it.
+    """
+
+    def __init__(self, build: Callable[[], ContextIndex]) -> None:
+        self._build = build
+        self._index: ContextIndex | None = None
+
+    @property
+    def index(self) -> ContextIndex:
+        if self._index is None:
+            self._index = self._build()
+        return self._index
+
+    @property
+    def categories(self) -> dict[int, str]:
+        return self.index.categories
+
+    def token_at(self, char: int) -> int:
+        return self.index.token_at(char)
+
+    def before(self, char: int, window: int, stop_at_values: bool = False) -> Iterator[tuple[int, str]]:
+        return self.index.before(char, window, stop_at_values)
+
+    def within(self, char: int, categories: tuple[str, ...], window: int) -> bool:
+        return self.index.within(char, categories, window)
 
 
 def _segments(text: str) -> Iterator[tuple[int, int, bool]]:

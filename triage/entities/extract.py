@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from triage.entities.cards import card_spans
-from triage.entities.context import ContextIndex, build_index
+from triage.entities.context import ContextIndex, LazyContextIndex, build_index
 from triage.entities.lexicon import ID_WORDS, ORDER_WORDS, PERSON_WORDS, PHONE_WORDS, strip_hebrew_prefixes
 from triage.entities.patterns import (
     CHAIN_RE,
@@ -141,9 +141,12 @@ class EntityExtractor:
             self._nlp[code] = (nlp, matcher)
         return self._nlp[code]
 
-    def _context(self, text: str, language: str) -> ContextIndex:
-        nlp, matcher = self._pipeline(language)
-        return build_index(text, nlp, matcher)
+    def _context(self, text: str, language: str) -> LazyContextIndex:
+        def build() -> ContextIndex:
+            nlp, matcher = self._pipeline(language)
+            return build_index(text, nlp, matcher)
+
+        return LazyContextIndex(build)
 
     def extract(self, norm: NormalisedText, language: str = "other") -> EntitiesResult:
         # Patterns see digits of every script as ASCII and every dash as '-'; same offsets as norm.text.
@@ -203,7 +206,7 @@ def _web_spans(norm_text: str, text: str) -> list[_Span]:
     return spans
 
 
-def _phone_spans(text: str, context: ContextIndex) -> tuple[list[_Span], list[_Span]]:
+def _phone_spans(text: str, context: LazyContextIndex) -> tuple[list[_Span], list[_Span]]:
     """Phones of strong shapes, and of weak shapes not presented as case numbers."""
     strong_spans: list[_Span] = []
     weak_spans: list[_Span] = []
@@ -218,7 +221,7 @@ def _phone_spans(text: str, context: ContextIndex) -> tuple[list[_Span], list[_S
     return strong_spans, weak_spans
 
 
-def _presented_as_case_number(context: ContextIndex, start: int) -> bool:
+def _presented_as_case_number(context: LazyContextIndex, start: int) -> bool:
     return context.within(start, _CASE, 2) and not context.within(start, ("phone",), CONTEXT_WINDOW)
 
 
@@ -233,7 +236,7 @@ def _trim_to_e164(text: str, start: int, end: int) -> int:
     return groups[-1][0] if PHONE_MIN_DIGITS <= total <= E164_MAX_DIGITS else end
 
 
-def _id_spans(text: str, context: ContextIndex) -> list[_Span]:
+def _id_spans(text: str, context: LazyContextIndex) -> list[_Span]:
     """Israeli IDs: a 9-digit number with a valid check digit, unless the text presents it as an order /
     case / reference number; 5-8 digits (leading zeros dropped) only right after an ID word."""
     spans = []
@@ -248,7 +251,7 @@ def _id_spans(text: str, context: ContextIndex) -> list[_Span]:
     return spans
 
 
-def _id_presentation(context: ContextIndex, start: int) -> str | None:
+def _id_presentation(context: LazyContextIndex, start: int) -> str | None:
     """What the nearest context word says a number is: "id", "person", "order" or None.
 
     An ID word right after an order or customer word belongs to that word: "order id" names the order's
@@ -264,7 +267,7 @@ def _id_presentation(context: ContextIndex, start: int) -> str | None:
     return None
 
 
-def _order_spans(text: str, context: ContextIndex) -> list[_Span]:
+def _order_spans(text: str, context: LazyContextIndex) -> list[_Span]:
     spans = []
     for m in ORDER_RE.finditer(text):
         if not context.within(m.start(), _CASE, CONTEXT_WINDOW):
@@ -276,14 +279,19 @@ def _order_spans(text: str, context: ContextIndex) -> list[_Span]:
 
 def _context_category(token: Any) -> str:
     # The Matcher needs a string for every token: "" means no context word.
-    word = token.lower_.strip(".:#'\"")
+    return _word_category(token.lower_)
+
+
+@lru_cache(maxsize=65_536)  # a pure function of the word; posts repeat their words
+def _word_category(lower: str) -> str:
+    word = lower.strip(".:#'\"")
     if strip_hebrew_prefixes(word, PERSON_WORDS) is not None:
         return "person"
     if strip_hebrew_prefixes(word, ORDER_WORDS) is not None:
         return "order"
     if strip_hebrew_prefixes(word, PHONE_WORDS) is not None:
         return "phone"
-    if word in ID_WORDS or token.lower_ in ID_WORDS or strip_hebrew_prefixes(word, ID_WORDS) is not None:
+    if word in ID_WORDS or lower in ID_WORDS or strip_hebrew_prefixes(word, ID_WORDS) is not None:
         return "id"
     return ""
 

@@ -20,17 +20,27 @@ def trigrams(text: str) -> Counter[str]:
     return Counter(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
-def trigram_cosine(a: Counter[str], b: Counter[str]) -> float:
+def trigram_norm(grams: Counter[str]) -> float:
+    return math.sqrt(sum(c * c for c in grams.values()))
+
+
+def trigram_cosine(a: Counter[str], b: Counter[str], na: float | None = None, nb: float | None = None) -> float:
+    """Cosine of two trigram counts; ``na`` / ``nb``: their norms when the caller has them already."""
     if not a or not b:
         return 0.0
-    dot = sum(count * b.get(gram, 0) for gram, count in a.items())
-    na = math.sqrt(sum(c * c for c in a.values()))
-    nb = math.sqrt(sum(c * c for c in b.values()))
+    # Only shared trigrams add to the dot product: the set intersection runs in C, the counts are integers
+    # (an exact sum in any order).
+    dot = sum(a[gram] * b[gram] for gram in a.keys() & b.keys())
+    na = trigram_norm(a) if na is None else na
+    nb = trigram_norm(b) if nb is None else nb
     return dot / (na * nb) if na and nb else 0.0
 
 
-def best_trigram_score(post: Counter[str], examples: Sequence[Counter[str]]) -> float:
-    return max((trigram_cosine(post, e) for e in examples), default=0.0)
+def best_trigram_score(post: Counter[str], examples: Sequence[Counter[str]],
+                       example_norms: Sequence[float] | None = None) -> float:
+    post_norm = trigram_norm(post)
+    norms = example_norms if example_norms is not None else [trigram_norm(e) for e in examples]
+    return max((trigram_cosine(post, e, post_norm, n) for e, n in zip(examples, norms, strict=True)), default=0.0)
 
 
 def best_cosine(post: np.ndarray, examples: np.ndarray) -> float:

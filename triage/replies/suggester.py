@@ -40,7 +40,7 @@ from triage.replies.library import (
 )
 from triage.replies.placeholders import ParsedText, render
 from triage.replies.sanitise import MAX_AGENT_NAME, clean_handle, clean_name, clean_phrase
-from triage.replies.similarity import best_trigram_score, trigrams
+from triage.replies.similarity import best_trigram_score, trigram_norm, trigrams
 from triage.text.normalise import normalise
 from triage.types import (
     REDACTED_TYPES,
@@ -126,6 +126,7 @@ class ReplySuggester:
             self._spans.append((start, len(texts)))
         # Lexical features are cheap and always used (alone when a post arrives without an embedding).
         self._grams = [trigrams(t) for t in texts]
+        self._gram_norms = [trigram_norm(g) for g in self._grams]
         self._embeddings: np.ndarray | None = None
         if classifier is not None and texts:
             emb = classifier.embed(texts)
@@ -257,7 +258,7 @@ class ReplySuggester:
 
     def _score(self, index: int, grams: object, emb_scores: np.ndarray | None) -> float:
         start, end = self._spans[index]
-        lexical = best_trigram_score(grams, self._grams[start:end])  # type: ignore[arg-type]
+        lexical = best_trigram_score(grams, self._grams[start:end], self._gram_norms[start:end])  # type: ignore[arg-type]
         if emb_scores is None or end == start:
             return lexical
         # Relative to the post's mean closeness to the whole library: 1.0 for an example the post repeats,
