@@ -89,6 +89,31 @@ def _fits_labels(labels: Mapping[str, list[str]], predicted: Mapping[str, str]) 
     return all(predicted.get(head) in allowed for head, allowed in labels.items())
 
 
+class _LabelIndex:
+    """Which templates a post's labels allow, by set intersection: equal to ``_fits_labels`` on each template.
+
+    Why: a library holds dozens of templates, and testing each one's label lists per post is the suggester's
+    largest cost; most templates are for other intents.
+    """
+
+    def __init__(self, labels: list[Mapping[str, list[str]] | None]) -> None:
+        self._all = frozenset(i for i, lab in enumerate(labels) if lab is not None)
+        heads = {h for lab in labels if lab for h in lab}
+        # head -> label -> the templates that allow it; templates that name no labels for a head allow any.
+        self._free = {h: frozenset(i for i in self._all if h not in (labels[i] or {})) for h in heads}
+        self._allowing: dict[str, dict[str, frozenset[int]]] = {}
+        for h in heads:
+            values = {v for lab in labels if lab and h in lab for v in lab[h]}
+            self._allowing[h] = {v: self._free[h] | {i for i in self._all if v in (labels[i] or {}).get(h, ())}
+                                 for v in values}
+
+    def fitting(self, predicted: Mapping[str, str]) -> list[int]:
+        allowed = self._all
+        for head, by_label in self._allowing.items():
+            allowed = allowed & by_label.get(predicted.get(head), self._free[head])  # type: ignore[arg-type]
+        return sorted(allowed)
+
+
 @dataclass
 class _Request:
     """One suggestion request: the post, what the decision allows, and the notes gathered on the way."""
@@ -127,6 +152,7 @@ class ReplySuggester:
         # Lexical features are cheap and always used (alone when a post arrives without an embedding).
         self._grams = [trigrams(t) for t in texts]
         self._gram_norms = [trigram_norm(g) for g in self._grams]
+        self._label_index = _LabelIndex([t.labels if t.source == "template" else None for t in self.items])
         self._embeddings: np.ndarray | None = None
         if classifier is not None and texts:
             emb = classifier.embed(texts)
@@ -179,12 +205,12 @@ class ReplySuggester:
             return False
         if req.sector is not None and t.sectors is not None and req.sector not in t.sectors:
             return False
-        return t.on_topic(req.folded) and _fits_labels(t.labels, req.predicted)
+        return t.on_topic(req.folded)  # the labels are checked by _LabelIndex
 
     def _candidates(self, req: _Request) -> tuple[list[int], str]:
         """Indices of the items that may answer this post, and the language they are in."""
         lib, lang, decision = self.library, req.context.language.language, req.decision
-        fitting = [i for i, t in enumerate(self.items) if t.source == "template" and self._fits(t, req)]
+        fitting = [i for i in self._label_index.fitting(req.predicted) if self._fits(self.items[i], req)]
         pinned = set(decision.templates) if decision is not None else set()
         if pinned:
             chosen = [i for i in fitting if self.items[i].id in pinned and self.items[i].language == lang]
