@@ -109,6 +109,9 @@ class BusinessCalendar:
     erev_chag: Sequence[Interval] | None = None
     closed_dates: frozenset[date] = frozenset()
     around_the_clock: bool = False
+    # day -> (open intervals, why): every SLA deadline walks the same few days, and a day's hours never change.
+    _hours: dict[date, tuple[tuple[Interval, ...], str]] = field(default_factory=dict, init=False, repr=False,
+                                                                 compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -132,6 +135,13 @@ class BusinessCalendar:
 
     def hours(self, day: date) -> tuple[list[Interval], str]:
         """Open intervals on ``day`` (local wall clock) and why they are what they are."""
+        known = self._hours.get(day)
+        if known is None:
+            intervals, why = self._hours_of(day)
+            known = self._hours[day] = (tuple(intervals), why)
+        return list(known[0]), known[1]
+
+    def _hours_of(self, day: date) -> tuple[list[Interval], str]:
         if self.around_the_clock:
             return [(0, 24 * 60)], "around the clock"
         if day in self.closed_dates:
