@@ -50,3 +50,17 @@ def test_agrees_with_the_corpus_labels(ident: LanguageIdentifier) -> None:
         corpus / f"{split}.jsonl").open(encoding="utf-8")]
     agree = sum(ident.identify(r["text"]).language == r["language"] for r in rows)
     assert agree / len(rows) >= 0.98
+
+
+def test_script_shares_count_letters_by_script_in_order_of_share_then_first_letter() -> None:
+    from triage.text.language import script_shares
+
+    # A tie (3 Hebrew, 3 Latin letters) keeps the order the scripts first appear in; U+2C60 (a Latin letter
+    # outside the Latin ranges) is named latin through its Unicode name and counted with them.
+    shares, words = script_shares("abc שלו")
+    assert list(shares) == ["latin", "hebrew"] and shares == {"latin": 0.5, "hebrew": 0.5}
+    assert words == {"latin": 1, "hebrew": 1}
+    shares, words = script_shares("שלום \u2c60x ок 123")
+    assert shares == {"hebrew": 0.5, "latin": 0.25, "cyrillic": 0.25}
+    assert words == {"hebrew": 1, "latin": 1, "cyrillic": 1}
+    assert script_shares("123 !!") == ({}, {})

@@ -37,8 +37,8 @@ def trigram_cosine(a: Counter[str], b: Counter[str], na: float | None = None, nb
 
 
 def best_trigram_score(post: Counter[str], examples: Sequence[Counter[str]],
-                       example_norms: Sequence[float] | None = None) -> float:
-    post_norm = trigram_norm(post)
+                       example_norms: Sequence[float] | None = None, post_norm: float | None = None) -> float:
+    post_norm = trigram_norm(post) if post_norm is None else post_norm
     norms = example_norms if example_norms is not None else [trigram_norm(e) for e in examples]
     return max((trigram_cosine(post, e, post_norm, n) for e, n in zip(examples, norms, strict=True)), default=0.0)
 

@@ -24,6 +24,7 @@ it is returned.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -242,11 +243,12 @@ class ReplySuggester:
     def _rank(self, req: _Request, candidates: list[int], embedding: np.ndarray | None) -> list[tuple[float, int]]:
         emb_scores = self._embedding_scores(embedding, req.notes)
         grams = trigrams(req.context.normalised.text)
+        post = (grams, trigram_norm(grams), float(np.mean(emb_scores)) if emb_scores is not None else 0.0)
         kb_use = self.library.spec.knowledge_base
         scored: list[tuple[float, int]] = []
         kb_scores: list[float] = []
         for i in candidates:
-            score = self._score(i, grams, emb_scores)
+            score = self._score(i, post, emb_scores)
             if self.items[i].source == "knowledge_base":
                 assert kb_use is not None
                 kb_scores.append(score)
@@ -282,14 +284,15 @@ class ReplySuggester:
         norm = float(np.linalg.norm(vector)) or 1.0
         return self._embeddings @ (vector / norm)
 
-    def _score(self, index: int, grams: object, emb_scores: np.ndarray | None) -> float:
+    def _score(self, index: int, post: tuple[Counter[str], float, float], emb_scores: np.ndarray | None) -> float:
+        """``post``: its trigrams, their norm, and its mean embedding score over the library (the baseline)."""
         start, end = self._spans[index]
-        lexical = best_trigram_score(grams, self._grams[start:end], self._gram_norms[start:end])  # type: ignore[arg-type]
+        grams, norm, baseline = post
+        lexical = best_trigram_score(grams, self._grams[start:end], self._gram_norms[start:end], norm)
         if emb_scores is None or end == start:
             return lexical
         # Relative to the post's mean closeness to the whole library: 1.0 for an example the post repeats,
         # 0 for an example no closer than the library's average.
-        baseline = float(np.mean(emb_scores))
         best = float(np.max(emb_scores[start:end]))
         relative = 0.0 if baseline >= 1.0 else min(max((best - baseline) / (1.0 - baseline), 0.0), 1.0)
         return EMBEDDING_WEIGHT * relative + (1.0 - EMBEDDING_WEIGHT) * lexical
