@@ -8,7 +8,12 @@ Variants, all built from the model folder's own ``model.onnx`` (int8 weights, ``
   activations quantised per block of each row at run time: a post scores the same in any batch);
 * ``fp32``     — the same weights dequantised into float initializers (fp32 compute, the accuracy reference);
 * ``dynamic``  — ``onnxruntime.quantization.quantize_dynamic`` of ``fp32`` (per-channel int8 weights,
-  ``MatMulInteger`` with activations quantised per *tensor*: one scale over the whole batch).
+  ``MatMulInteger`` with activations quantised per *tensor*: one scale over the whole batch);
+* ``static``   — ``quantize_static`` of ``fp32``: QDQ, per-channel int8 weights, uint8 activations with fixed
+  scales (MinMax) calibrated on real *training* posts (batch-invariant by construction), every MatMul with a
+  constant weight;
+* ``static_ffn_out_fp32`` — the same with each layer's FFN output projection (its input is the GELU output,
+  the widest activations) left in fp32.
 
 For each: posts/s over real posts in length-sorted batches of 32 at 1 and 2 threads, single-post p50,
 agreement of the top label with ``fp32`` per head, and batch invariance (the largest probability difference
@@ -67,6 +72,41 @@ def quantize_dynamic_variant(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+
+
+class _Calibration:
+    """Feeds real training posts to the calibrator, 8 at a time, padded to one width (its histograms need it)."""
+
+    def __init__(self, ids: list[list[int]], width: int) -> None:
+        rows = [r[:width] + [1] * (width - len(r[:width])) for r in ids]
+        masks = [[1] * min(len(r), width) + [0] * (width - min(len(r), width)) for r in ids]
+        self._batches = iter([{"input_ids": np.array(rows[i : i + 8], np.int64),
+                               "attention_mask": np.array(masks[i : i + 8], np.int64)} for i in range(0, len(rows), 8)])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._batches, None)
+
+    def rewind(self) -> None:  # the CalibrationDataReader protocol; one pass is all the MinMax calibrator needs
+        pass
+
+
+def quantize_static_variant(src: Path, dst: Path, calibration_ids: list[list[int]], width: int,
+                            keep_ffn_out: bool = False) -> None:
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = dst.with_suffix(".pre.onnx")
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    graph = onnx.load(str(pre)).graph
+    # The FFN output projection of each layer: "/model/encoder/layer.N/output/dense/MatMul" (not the attention's).
+    excluded = [n.name for n in graph.node if keep_ffn_out and n.op_type == "MatMul"
+                and "/output/dense/" in n.name and "attention" not in n.name]
+    quantize_static(str(pre), str(dst), _Calibration(calibration_ids, width), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul"], nodes_to_exclude=excluded,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"MatMulConstBOnly": True, "ActivationSymmetric": False, "WeightSymmetric": True})
 
 
 def _session(path: Path, threads: int) -> Any:
@@ -145,22 +185,51 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
     heads = [h.name for h in manifest.label_schema.heads]
     source = SourceConfig(name="real", kind="real_labels", path=Path("data/real").resolve(),
                           texts=Path("../shared/datasets").resolve())
-    examples = load_source(source, manifest.label_schema.heads)["test"][:posts]
+    splits = load_source(source, manifest.label_schema.heads)
+    examples, calibration = splits["test"][:posts], splits["train"][:400]
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.enable_truncation(max_length=manifest.max_length)
-    ids = [e.ids for e in tok.encode_batch([manifest.query_prefix + normalise(x.text).text for x in examples])]
+
+    def encode(rows: list[Any]) -> list[list[int]]:
+        return [e.ids for e in tok.encode_batch([manifest.query_prefix + normalise(x.text).text for x in rows])]
+
+    ids, calibration_ids = encode(examples), encode(calibration)
     with tempfile.TemporaryDirectory() as tmp:
         fp32, dyn = Path(tmp) / "fp32.onnx", Path(tmp) / "dynamic.onnx"
+        static, static_ffn = Path(tmp) / "static.onnx", Path(tmp) / "static_ffn.onnx"
         fold_to_fp32(model_dir / "model.onnx", fp32)
         quantize_dynamic_variant(fp32, dyn)
-        variants = {"shipped": model_dir / "model.onnx", "fp32": fp32, "dynamic": dyn}
+        quantize_static_variant(fp32, static, calibration_ids, manifest.max_length)
+        quantize_static_variant(fp32, static_ffn, calibration_ids, manifest.max_length, keep_ffn_out=True)
+        variants = {"shipped": model_dir / "model.onnx", "fp32": fp32, "dynamic": dyn, "static": static,
+                    "static_ffn_out_fp32": static_ffn}
         results = {name: measure(path, ids, heads) for name, path in variants.items()}
     ref = results["fp32"].pop("_logits")
-    for name in ("shipped", "dynamic"):
+    labels = _test_labels(examples, manifest.label_schema.heads)
+    results["fp32"]["macro_f1_points"] = _macro_f1_points(ref, labels)
+    for name in ("shipped", "dynamic", "static", "static_ffn_out_fp32"):
         logits = results[name].pop("_logits")
         results[name]["top_label_agreement_with_fp32"] = {
             h: round(float((logits[h].argmax(1) == ref[h].argmax(1)).mean()), 4) for h in heads}
+        results[name]["macro_f1_points"] = _macro_f1_points(logits, labels)
     return {"model": str(model_dir), "posts": len(ids), "cpu": cpu_info(), "variants": results}
+
+
+def _test_labels(examples: list[Any], heads: list[Any]) -> dict[str, tuple[list[int], list[int]]]:
+    """Per head: (rows with a gold label, their label indices)."""
+    out = {}
+    for head in heads:
+        rows = [i for i, e in enumerate(examples) if head.name in e.labels]
+        out[head.name] = (rows, [e.labels[head.name] for e in (examples[i] for i in rows)])
+    return out
+
+
+def _macro_f1_points(logits: dict[str, np.ndarray], labels: dict[str, tuple[list[int], list[int]]]) -> dict[str, float]:
+    """Macro-F1 (points) against the real test labels, per head that has them."""
+    from training.metrics import macro_f1
+
+    return {h: round(100 * macro_f1(np.array(y), logits[h][rows].argmax(1)), 2)
+            for h, (rows, y) in labels.items() if rows and h in logits}
 
 
 def main(argv: list[str] | None = None) -> int:
