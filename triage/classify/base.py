@@ -61,19 +61,27 @@ def to_classifications(classifier: Classifier, output: ClassifierOutput) -> list
     """Turn raw probability rows into one typed ``Classification`` per text (public heads only)."""
     heads = classifier.schema.public_heads
     n = next(iter(output.probabilities.values())).shape[0] if output.probabilities else 0
+    # Per head once for the whole batch: rows as float64 Python lists (the same values float(p) gives) and the
+    # top two labels by a stable sort, as before; only the per-row dictionaries are built in the loop.
+    per_head = {}
+    for head in heads:
+        matrix = np.asarray(output.probabilities[head.name], dtype=np.float64)
+        order = np.argsort(-matrix, axis=1, kind="stable")[:, :2]
+        per_head[head.name] = (matrix.tolist(), order.tolist(),
+                               classifier.thresholds.get(head.name, head.threshold),
+                               classifier.min_margins.get(head.name, head.min_margin))
     results = []
     for i in range(n):
         preds = {}
         for head in heads:
-            row = np.asarray(output.probabilities[head.name][i], dtype=np.float64)
-            order = np.argsort(-row, kind="stable")
-            top, second = float(row[order[0]]), float(row[order[1]]) if row.size > 1 else 0.0
-            threshold = classifier.thresholds.get(head.name, head.threshold)
-            margin_floor = classifier.min_margins.get(head.name, head.min_margin)
+            rows, orders, threshold, margin_floor = per_head[head.name]
+            row, top_two = rows[i], orders[i]
+            top = row[top_two[0]]
+            second = row[top_two[1]] if len(row) > 1 else 0.0
             preds[head.name] = HeadPrediction(
-                label=head.labels[int(order[0])],
+                label=head.labels[top_two[0]],
                 confidence=round(top, 6),
-                probabilities={lab: round(float(p), 6) for lab, p in zip(head.labels, row, strict=True)},
+                probabilities={lab: round(p, 6) for lab, p in zip(head.labels, row, strict=True)},
                 margin=round(top - second, 6),
                 threshold=threshold,
                 uncertain=top < threshold or (top - second) < margin_floor,
