@@ -81,6 +81,7 @@ TARGET_BATCH_POSTS_S = 500.0
 TARGET_TORCH_RATIO = 4.0
 TARGET_MATMUL_FRACTION = 0.85
 TARGET_SERVER_RSS_MB = 300.0
+TARGET_OUTSIDE_MODEL_MS = 0.3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -549,6 +550,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if row:
             inproc.append(row)
     results["in_process"] = inproc
+    if model_dir is not None:
+        from bench.speed.outside import engine_outside_model
+
+        log("the engine outside the model (CPU time per post)")
+        results["outside_model"] = section("outside the model", functools.partial(
+            engine_outside_model, model_dir, latency_texts[: 100 if smoke else 600], 2 if smoke else 5))
 
     # 3 + 4. Batch throughput and model FLOP/s -----------------------------------------------------------------
     def batch_config(mode: str, procs: int, t: int) -> dict[str, Any]:
@@ -716,6 +723,13 @@ def speed_targets(r: dict[str, Any], limit: dict[int, float]) -> list[Target]:
                     + (" — the model itself is too big for the target" if floor > TARGET_INPROC_P50_MS else ""))
         out.append(Target.at_most("single post in-process p50 (Engine.triage)", TARGET_INPROC_P50_MS, p50, "ms",
                                   why=why, config=f"{best['threads']} inference thread(s)"))
+    outside = r.get("outside_model")
+    if outside:
+        out.append(Target.at_most("engine outside the model, per post (CPU time, batches of 32)",
+                                  TARGET_OUTSIDE_MODEL_MS, outside["batches_of_32_cpu_ms"], "ms",
+                                  why=f"one post at a time: {outside['one_at_a_time_cpu_ms']} ms; the stage p50s "
+                                      "below say where it goes", config=f"{outside['posts']} real posts, recorded "
+                                      "model outputs"))
     # HTTP idle
     http_rows = [c for c in (r.get("http") or {}).get("configs", []) if "phases" in c]
     best_http = _best(http_rows, lambda c: c["phases"]["idle"]["latency_ms"].get("p50"), lowest=True)

@@ -140,6 +140,9 @@ def test_speed_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
     assert result["smoke"] is True and result["machine"]["cpu"]["model"]
     assert result["matmul"]["limit_gflops"]
     assert result["in_process"][0]["engine_triage_ms"]["n"] >= 5
+    outside = result["outside_model"]
+    whole_p50 = result["in_process"][0]["engine_triage_ms"]["p50"]
+    assert outside["posts"] > 0 and 0 < outside["batches_of_32_cpu_ms"] < whole_p50
     assert result["batch"] and "fraction_of_matmul_limit" in result["batch"][0]
     assert result["standard_way"]["torch"]["model"]["verified"]
     assert result["standard_way"]["ratios"]
@@ -147,6 +150,7 @@ def test_speed_benchmark_smoke(tiny_model: Path, tmp_path: Path) -> None:
     assert http["phases"]["idle"]["ok"] > 0 and http["memory"]["peak_tree_rss_mb"] > 0
     names = {t["name"] for t in result["targets"]}
     assert any("HTTP" in n for n in names) and any("matmul" in n for n in names)
+    assert any("outside the model" in n for n in names)
     assert "## Targets" in (tmp_path / "speed.md").read_text(encoding="utf-8")
 
 
