@@ -174,9 +174,9 @@ def test_scores_tell_topics_apart_with_the_model(model_suggester: tuple[ReplySug
                                ("מתי תגיע החבילה שלי?", "kb-shipping-he", "kb-hours-he")]:
         norm = normalise(text).text
         emb = suggester._embedding_scores(classifier.embed([norm])[0], [])
-        from triage.replies.similarity import trigrams
+        from triage.replies.suggester import _post_features
 
-        grams = trigrams(norm)
-        good = suggester._score(ids.index(right), grams, emb)
-        bad = suggester._score(ids.index(wrong), grams, emb)
+        post = _post_features(norm, emb)
+        good = suggester._score(ids.index(right), post, emb)
+        bad = suggester._score(ids.index(wrong), post, emb)
         assert good > bad + 0.2 and bad < 0.7, (text, good, bad)

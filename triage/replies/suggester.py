@@ -90,6 +90,12 @@ def _fits_labels(labels: Mapping[str, list[str]], predicted: Mapping[str, str]) 
     return all(predicted.get(head) in allowed for head, allowed in labels.items())
 
 
+def _post_features(text: str, emb_scores: np.ndarray | None) -> tuple[Counter[str], float, float]:
+    """What every candidate's score needs of the post, computed once: trigrams, their norm, the embedding baseline."""
+    grams = trigrams(text)
+    return grams, trigram_norm(grams), float(np.mean(emb_scores)) if emb_scores is not None else 0.0
+
+
 class _LabelIndex:
     """Which templates a post's labels allow, by set intersection: equal to ``_fits_labels`` on each template.
 
@@ -242,8 +248,7 @@ class ReplySuggester:
 
     def _rank(self, req: _Request, candidates: list[int], embedding: np.ndarray | None) -> list[tuple[float, int]]:
         emb_scores = self._embedding_scores(embedding, req.notes)
-        grams = trigrams(req.context.normalised.text)
-        post = (grams, trigram_norm(grams), float(np.mean(emb_scores)) if emb_scores is not None else 0.0)
+        post = _post_features(req.context.normalised.text, emb_scores)
         kb_use = self.library.spec.knowledge_base
         scored: list[tuple[float, int]] = []
         kb_scores: list[float] = []
