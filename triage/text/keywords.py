@@ -61,7 +61,7 @@ def _later_word(word: str) -> str:
     return f"(?:[{HEBREW_PREFIX_LETTERS}]?{ARTICLE})?" + _literal(bare)
 
 
-def _cores(keyword: str) -> tuple[list[str], bool]:
+def _cores(keyword: str) -> list[str]:
     """The keyword's words as the pattern spells them literally (a phrase's Hebrew article may be swallowed)."""
     words = normalise(keyword).text.casefold().split()
     phrase = len(words) > 1
@@ -69,7 +69,7 @@ def _cores(keyword: str) -> tuple[list[str], bool]:
     for i, word in enumerate(words):
         hebrew_article = _is_hebrew(word) and word.startswith(ARTICLE) and len(word) > 2 and (phrase or i > 0)
         cores.append(word[1:] if hebrew_article else word)
-    return cores, phrase
+    return cores
 
 
 def keyword_pattern(keyword: str) -> str:
@@ -97,8 +97,7 @@ def keyword_anchor(keyword: str) -> str:
     The longest run of a word's letters that the pattern spells literally: prefixes, the article of a phrase,
     quote marks (several spellings) and the gaps between words are left out.
     """
-    cores, _ = _cores(keyword)
-    pieces = [piece for core in cores for piece in _QUOTE_SPLIT.split(core)]
+    pieces = [piece for core in _cores(keyword) for piece in _QUOTE_SPLIT.split(core)]
     return max(pieces, key=len, default="")
 
 
