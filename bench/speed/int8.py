@@ -189,6 +189,7 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
     examples, calibration = splits["test"][:posts], splits["train"][:400]
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.enable_truncation(max_length=manifest.max_length)
+    tok.no_padding()  # the file pads batches to their longest row; the runtime encodes each post on its own
 
     def encode(rows: list[Any]) -> list[list[int]]:
         return [e.ids for e in tok.encode_batch([manifest.query_prefix + normalise(x.text).text for x in rows])]
