@@ -728,8 +728,8 @@ def speed_targets(r: dict[str, Any], limit: dict[int, float]) -> list[Target]:
         out.append(Target.at_most("engine outside the model, per post (CPU time, batches of 32)",
                                   TARGET_OUTSIDE_MODEL_MS, outside["batches_of_32_cpu_ms"], "ms",
                                   why=f"one post at a time: {outside['one_at_a_time_cpu_ms']} ms; the stage p50s "
-                                      "below say where it goes", config=f"{outside['posts']} real posts, recorded "
-                                      "model outputs"))
+                                      "below say where it goes (measured inside the model loop, with colder caches)",
+                                  config=f"{outside['posts']} posts of the run, recorded model outputs"))
     # HTTP idle
     http_rows = [c for c in (r.get("http") or {}).get("configs", []) if "phases" in c]
     best_http = _best(http_rows, lambda c: c["phases"]["idle"]["latency_ms"].get("p50"), lowest=True)
