@@ -61,7 +61,12 @@ def _cleanup() -> Iterator[None]:
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
 
 
+# derandomize: the same examples on every run, so CI is reproducible. At random seeds schemathesis 4.32.5 now and
+# then reports a false "schema-violating request accepted" on GET /v1/incidents: it mutates the nullable `brand`
+# query into an object, which goes on the wire as a plain string (`?brand=how_n`), and adds a malformed
+# Authorization header beside the valid X-API-Key (the API takes either). Raise SCHEMATHESIS_EXAMPLES to search
+# harder locally and read such reports with that in mind.
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_openapi(case: schemathesis.Case) -> None:
     case.call_and_validate(headers={"X-API-Key": KEY}, excluded_checks=EXCLUDED)
