@@ -1,4 +1,5 @@
-"""The shipped models (models/default, models/fast) load, are small, and meet floors on real and public slices.
+"""The shipped model (models/default) and, when exported, models/fast load, are small, and meet floors on real
+and public slices.
 
 Each floor is a few points under what that model measured on the exact slice (first 300 rows of
 he-sentiment-facebook's test split, never trained on; the first 300 Hebrew posts of the real test split), so
