@@ -48,42 +48,32 @@ def _literal(word: str) -> str:
     return "".join(_QUOTES.get(ch, re.escape(ch)) for ch in word)
 
 
-def _first_word(word: str, phrase: bool) -> str:
-    prefixes = f"[{HEBREW_PREFIX_LETTERS}]{{0,{MAX_HEBREW_PREFIXES}}}"
-    if phrase and word.startswith(ARTICLE) and len(word) > 2:
-        # The prefix class includes ה, so "הרשות", "לרשות" and "ולרשות" all match "הרשות ...".
-        return prefixes + _literal(word[1:])
-    return prefixes + _literal(word)
+def _cores(keyword: str) -> list[tuple[str, bool]]:
+    """The keyword's words as the pattern spells them literally, and whether each is Hebrew.
 
-
-def _later_word(word: str) -> str:
-    bare = word[1:] if word.startswith(ARTICLE) and len(word) > 2 else word
-    return f"(?:[{HEBREW_PREFIX_LETTERS}]?{ARTICLE})?" + _literal(bare)
-
-
-def _cores(keyword: str) -> list[str]:
-    """The keyword's words as the pattern spells them literally (a phrase's Hebrew article may be swallowed)."""
+    A phrase's Hebrew article is left out: on the first word the prefix class (which includes ה) stands for
+    it, so "הרשות", "לרשות" and "ולרשות" all match "הרשות ..."; a later word may take it or not.
+    """
     words = normalise(keyword).text.casefold().split()
     phrase = len(words) > 1
     cores = []
-    for i, word in enumerate(words):
-        hebrew_article = _is_hebrew(word) and word.startswith(ARTICLE) and len(word) > 2 and (phrase or i > 0)
-        cores.append(word[1:] if hebrew_article else word)
+    for word in words:
+        hebrew = _is_hebrew(word)
+        article = hebrew and phrase and word.startswith(ARTICLE) and len(word) > 2
+        cores.append((word[1:] if article else word, hebrew))
     return cores
 
 
 def keyword_pattern(keyword: str) -> str:
     """A regex (to search a casefolded, normalised text) for one keyword or phrase."""
-    words = normalise(keyword).text.casefold().split()
-    phrase = len(words) > 1
     parts = []
-    for i, word in enumerate(words):
-        if not _is_hebrew(word):
-            parts.append(_literal(word))
+    for i, (core, hebrew) in enumerate(_cores(keyword)):
+        if not hebrew:
+            parts.append(_literal(core))
         elif i == 0:
-            parts.append(_first_word(word, phrase))
+            parts.append(f"[{HEBREW_PREFIX_LETTERS}]{{0,{MAX_HEBREW_PREFIXES}}}" + _literal(core))
         else:
-            parts.append(_later_word(word))
+            parts.append(f"(?:[{HEBREW_PREFIX_LETTERS}]?{ARTICLE})?" + _literal(core))
     joined = _WORD_GAP.join(parts)
     return rf"(?<!\w){joined}(?!\w)"
 
@@ -97,7 +87,7 @@ def keyword_anchor(keyword: str) -> str:
     The longest run of a word's letters that the pattern spells literally: prefixes, the article of a phrase,
     quote marks (several spellings) and the gaps between words are left out.
     """
-    pieces = [piece for core in _cores(keyword) for piece in _QUOTE_SPLIT.split(core)]
+    pieces = [piece for core, _ in _cores(keyword) for piece in _QUOTE_SPLIT.split(core)]
     return max(pieces, key=len, default="")
 
 
