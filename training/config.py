@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from training.quantize import FFN_OUTPUT
 from triage.errors import ConfigError
 from triage.schema import HeadSpec, LabelSchema, format_validation_error, load_schema, load_yaml_file
 
@@ -200,6 +201,17 @@ class ExportConfig(_Strict):
     int8: bool = True
     max_int8_drop_points: float = Field(default=0.5, ge=0)
     int8_min_elements: int = Field(default=65_536, gt=0, description="Smaller weight matrices stay fp32.")
+    int8_compute: bool = Field(
+        default=False, description="Also build static int8 compute (training.quantize.quantize_static_int8) and "
+        "ship it when its dev macro-F1 is within max_int8_compute_drop_points of fp32 on every head.")
+    max_int8_compute_drop_points: float = Field(default=0.5, ge=0)
+    int8_compute_keep_float: list[str] = Field(
+        default_factory=lambda: [FFN_OUTPUT],
+        description="Patterns (re.search) of MatMul node names that keep fp32 activations (int8 weights only).")
+    int8_compute_smooth_alpha: float | None = Field(
+        default=0.5, ge=0, le=1, description="SmoothQuant's migration strength before static int8 (null: off).")
+    int8_calibration_posts: int = Field(default=512, gt=0,
+                                        description="Training posts (real ones first) that calibrate activations.")
     opset: int = Field(default=17, ge=13)
     evaluate_test: bool = Field(default=True, description="Evaluate on the test splits and put them in the model card.")
     recall_targets: list[RecallTarget] = Field(

@@ -610,6 +610,10 @@ def describe_kernels(onnx_info: dict[str, Any]) -> str:
     if onnx_info.get("weights") == "int8":
         stored += (f" ({counts.get('matmul', 0)} MatMul weights and {counts.get('gather', 0)} embedding tables; "
                    f"{onnx_info.get('int8_scheme', 'scheme not recorded')})")
+    elif onnx_info.get("weights") == "int8_static":
+        stored = (f"int8 weights, static int8 compute in {counts.get('matmul_int8_compute', 0)} MatMuls, fp32 compute "
+                  f"in {counts.get('matmul_int8_weights_fp32_compute', 0)}, {counts.get('gather', 0)} int8 embedding "
+                  f"tables ({onnx_info.get('int8_scheme', 'scheme not recorded')})")
     run = onnx_info.get("runtime_kernels")
     if not run:
         return f"stored: {stored}; the kernels onnxruntime picks were not recorded at export"

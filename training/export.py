@@ -7,9 +7,11 @@
    head of the schema and ``embedding`` (L2-normalised mean pooling). Auxiliary training heads are not
    exported. A parity check against torch at several batch sizes and lengths is recorded.
 2. Optionally int8 weights (symmetric, per channel / per row; compute stays fp32 so that a post
-   scores the same in any batch — see :func:`quantize_int8`), kept only if no dev macro-F1 (per dev
-   source and head) drops by ``max_int8_drop_points`` or more, measured through the real runtime
-   (``OnnxClassifier``).
+   scores the same in any batch — see :func:`training.quantize.quantize_int8`), kept only if no dev
+   macro-F1 (per head, averaged over dev sources) drops by ``max_int8_drop_points`` or more, measured
+   through the real runtime (``OnnxClassifier``). With ``export.int8_compute``, also static int8 compute
+   (:func:`training.quantize.quantize_static_int8`), preferred when it drops less than
+   ``max_int8_compute_drop_points`` and scores a post the same alone and in a batch.
 3. Temperatures and thresholds are fitted on dev through the chosen ONNX model (what ships is what is
    calibrated), on the recipe's ``calibration.sources`` (the real posts) wherever they label the head.
    The kernels onnxruntime fuses the chosen file into are recorded (``onnx.runtime_kernels``).
@@ -61,6 +63,7 @@ from training.evaluate import (
 )
 from training.metrics import macro_f1
 from training.model import MultiHeadModel
+from training.quantize import calibration_sample, quantize_int8, quantize_static_int8
 from training.sources import Example
 from training.train import set_threads
 from triage.artifact import (
@@ -143,97 +146,6 @@ def onnx_parity(model: MultiHeadModel, heads: Sequence[str], onnx_path: Path,
         out = session.run(output_names(heads), {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
         worst = max(worst, *(float(np.abs(a - b).max()) for a, b in zip(out, ref, strict=True)))
     return worst
-
-
-def quantize_int8(src: Path, dst: Path, min_elements: int = 65_536) -> dict[str, int]:
-    """Int8 *weights*, fp32 compute: every large MatMul weight and embedding table stored as symmetric int8.
-
-    * MatMul weights ``[K, N]``: one scale per output column, ``DequantizeLinear(axis=1)`` before the MatMul.
-    * Gather tables ``[V, H]`` (the word embeddings): one scale per row; the int8 rows and their scales are
-      gathered, then multiplied.
-
-    Why not onnxruntime's dynamic quantisation: it quantises *activations* with one scale per tensor,
-    computed over the whole batch, so a post's scores change with its batch-mates (measured: ~1e-3 in
-    probabilities), which breaks the runtime's promise that a text scores the same in any batch.
-    Weight-only int8 keeps that promise, keeps fp32 accuracy within noise and shrinks the file ~3.5x.
-    """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    consumers: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers[name] = consumers.get(name, 0) + 1
-    new_nodes = []
-    counts = {"matmul": 0, "gather": 0}
-    replaced: set[str] = set()
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.input[1] in inits and consumers.get(node.input[1]) == 1:
-            w = numpy_helper.to_array(inits[node.input[1]])
-            if w.dtype == np.float32 and w.ndim == 2 and w.size >= min_elements:
-                scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-                q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
-                base = node.input[1]
-                graph.initializer.extend([
-                    numpy_helper.from_array(q, base + "_int8"),
-                    numpy_helper.from_array(scale.astype(np.float32), base + "_scale"),
-                    numpy_helper.from_array(np.zeros_like(scale, dtype=np.int8), base + "_zero"),
-                ])
-                new_nodes.append(helper.make_node("DequantizeLinear", [base + "_int8", base + "_scale", base + "_zero"],
-                                                  [base + "_dq"], name=base + "_DequantizeLinear", axis=1))
-                node.input[1] = base + "_dq"
-                replaced.add(base)
-                counts["matmul"] += 1
-        elif node.op_type == "Gather" and node.input[0] in inits and consumers.get(node.input[0]) == 1:
-            w = numpy_helper.to_array(inits[node.input[0]])
-            if w.dtype == np.float32 and w.ndim == 2 and w.size >= min_elements:
-                scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127.0
-                q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
-                base, ids, out = node.input[0], node.input[1], node.output[0]
-                graph.initializer.extend([
-                    numpy_helper.from_array(q, base + "_int8"),
-                    numpy_helper.from_array(scale.astype(np.float32)[:, None], base + "_rowscale"),
-                ])
-                new_nodes += [
-                    helper.make_node("Gather", [base + "_int8", ids], [base + "_gq"], name=base + "_GatherInt8"),
-                    helper.make_node("Cast", [base + "_gq"], [base + "_gf"], name=base + "_Cast", to=TensorProto.FLOAT),
-                    helper.make_node("Gather", [base + "_rowscale", ids], [base + "_gs"], name=base + "_GatherScale"),
-                    helper.make_node("Mul", [base + "_gf", base + "_gs"], [out], name=base + "_Dequantize"),
-                ]
-                replaced.add(base)
-                counts["gather"] += 1
-                continue
-        new_nodes.append(node)
-    kept = [i for i in graph.initializer if i.name not in replaced]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    del graph.node[:]
-    graph.node.extend(_topological(new_nodes, {i.name for i in graph.input} | {i.name for i in graph.initializer}))
-    onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
-    return counts
-
-
-def _topological(nodes: list[Any], available: set[str]) -> list[Any]:
-    """Order nodes so that every input is produced before use (the inserted nodes come first where needed)."""
-    done: list[Any] = []
-    ready = set(available) | {""}
-    pending = list(nodes)
-    while pending:
-        rest = []
-        for node in pending:
-            if all(i in ready for i in node.input):
-                done.append(node)
-                ready.update(node.output)
-            else:
-                rest.append(node)
-        if len(rest) == len(pending):
-            raise ValueError("the quantised graph has a cycle or a missing input")
-        pending = rest
-    return done
 
 
 def batch_invariance(model_dir: Path, texts: Sequence[str], threads: int = 1) -> float:
@@ -487,9 +399,10 @@ def load_export_data(loaded: Loaded) -> tuple[Data, dict[str, list[Example]]]:
     return data, dev
 
 
-def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, Any]) -> tuple[dict[str, Path],
-                                                                                             dict[str, Any]]:
-    """The fp32 ONNX file (parity-checked against torch) and, when asked, its int8-weight twin."""
+def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, Any],
+               data: Data | None = None) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The fp32 ONNX file (parity-checked against torch) and, when asked, its int8 twins (weights only, and
+    static int8 compute when the recipe's ``export.int8_compute`` is on and ``data`` has training posts)."""
     config, heads = loaded.config, loaded.schema.head_names
     fp32 = tmp / "fp32.onnx"
     t0 = time.perf_counter()
@@ -504,9 +417,31 @@ def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, An
         files["int8"] = tmp / "int8.onnx"
         info["int8_quantised"] = quantize_int8(fp32, files["int8"], config.export.int8_min_elements)
         # What the file stores; which kernels onnxruntime fuses it into is measured apart (runtime_kernels).
-        info["int8_scheme"] = ("weights only: symmetric int8, per output column (MatMul) and per row (embedding "
-                               "Gather), stored as DequantizeLinear before fp32 MatMul")
+        info["int8_scheme"] = WEIGHTS_ONLY_SCHEME
+    if want_int8 and config.export.int8_compute and data is not None:
+        files["int8_static"] = tmp / "int8_static.onnx"
+        posts = calibration_posts(data, config)
+        info["int8_static_quantised"] = quantize_static_int8(
+            fp32, files["int8_static"], posts, keep_float=config.export.int8_compute_keep_float,
+            min_elements=config.export.int8_min_elements, smooth_alpha=config.export.int8_compute_smooth_alpha)
+        info["int8_static_calibration_posts"] = len(posts)
     return files, info
+
+
+WEIGHTS_ONLY_SCHEME = ("weights only: symmetric int8, per output column (MatMul) and per row (embedding Gather), "
+                       "stored as DequantizeLinear before fp32 MatMul")
+STATIC_SCHEME = ("static int8 compute (QDQ): activations smoothed (SmoothQuant, alpha {alpha}), then uint8 with fixed "
+                 "scales (MinMax over {posts} real training posts) and 7-bit symmetric int8 weights per output "
+                 "channel; FFN output projections and the heads: int8 weights, fp32 compute; embedding table int8 "
+                 "per row")
+
+
+def calibration_posts(data: Data, config: TrainConfig) -> list[list[int]]:
+    """Token ids of the posts that calibrate static int8: the real sources' training posts, else every one."""
+    real = [s.name for s in config.sources if s.kind == "real_labels" and data.train.get(s.name)]
+    names = real or sorted(data.train)
+    ids = [e.ids for name in names for e in data.train[name] if e.ids]
+    return calibration_sample(ids, config.export.int8_calibration_posts, config.seed)
 
 
 def score_candidates(loaded: Loaded, files: dict[str, Path], info: dict[str, Any], dev: dict[str, list[Example]],
@@ -525,7 +460,9 @@ def score_candidates(loaded: Loaded, files: dict[str, Path], info: dict[str, Any
 
 
 def choose_weights(candidates: dict[str, Candidate], info: dict[str, Any], config: TrainConfig) -> str:
-    """int8 when it costs less than ``max_int8_drop_points`` dev macro-F1 on every head, else fp32."""
+    """Static int8 compute when it costs less than ``max_int8_compute_drop_points`` dev macro-F1 on every head
+    and scores a post the same in any batch; else int8 weights when they cost less than
+    ``max_int8_drop_points``; else fp32. Every candidate's drop is recorded."""
     chosen = "fp32"
     if "int8" in candidates:
         drop = max_drop_points(candidates["fp32"].dev, candidates["int8"].dev)
@@ -535,11 +472,29 @@ def choose_weights(candidates: dict[str, Candidate], info: dict[str, Any], confi
         else:
             log.warning("int8 costs %.2f dev macro-F1 points (limit %.2f): shipping fp32", drop,
                         config.export.max_int8_drop_points)
+    if "int8_static" in candidates:
+        static = candidates["int8_static"]
+        drop = max_drop_points(candidates["fp32"].dev, static.dev)
+        info["int8_static_max_dev_drop_points"] = round(drop, 3)
+        info["int8_static_batch_vs_single_max_abs_diff"] = static.batch_invariance
+        if drop < config.export.max_int8_compute_drop_points and static.batch_invariance < BATCH_INVARIANCE_LIMIT:
+            chosen = "int8_static"
+        else:
+            log.warning("static int8 costs %.2f dev macro-F1 points (limit %.2f), batch variance %.1e: not shipped",
+                        drop, config.export.max_int8_compute_drop_points, static.batch_invariance)
+    if chosen == "int8_static":
+        info["int8_scheme"] = STATIC_SCHEME.format(posts=info.get("int8_static_calibration_posts"),
+                                                   alpha=config.export.int8_compute_smooth_alpha)
+        info["int8_quantised"] = info["int8_static_quantised"]
     info["weights"] = chosen
     info["bytes"] = candidates[chosen].bytes
     info["batch_vs_single_max_abs_diff"] = candidates[chosen].batch_invariance
     info["runtime_kernels"] = runtime_kernels(candidates[chosen].onnx)
     return chosen
+
+
+# A post's probabilities alone and inside a batch may differ by float summation order only (~1e-7 measured).
+BATCH_INVARIANCE_LIMIT = 1e-4
 
 
 def calibrate_runtime(schema: LabelSchema, logits: dict[str, dict[str, np.ndarray]], dev: dict[str, list[Example]],
@@ -666,7 +621,7 @@ def export_artifact(checkpoint: Path, out_dir: Path, *, int8: bool | None = None
     offsets = apply_recall_targets(loaded.model, dev, config, config.optim.eval_batch_size)
     with tempfile.TemporaryDirectory(prefix="triage-export-") as tmp_name:
         tmp = Path(tmp_name)
-        files, onnx_info = onnx_files(loaded, tmp, config.export.int8 if int8 is None else int8, offsets)
+        files, onnx_info = onnx_files(loaded, tmp, config.export.int8 if int8 is None else int8, offsets, data)
         candidates = score_candidates(loaded, files, onnx_info, dev, tmp, threads)
         chosen = choose_weights(candidates, onnx_info, config)
         calibration = calibrate_runtime(loaded.schema, candidates[chosen].logits, dev, config)

@@ -240,8 +240,9 @@ def build_standin(out: Path, int8: bool = True) -> Path:
 
     from training.encoder.convert import build_base_model
     from training.encoder.tokenizer import QUERY_PREFIX
-    from training.export import export_onnx, quantize_int8
+    from training.export import export_onnx
     from training.model import from_e5, student_from_teacher
+    from training.quantize import quantize_int8
     from triage.artifact import (
         ONNX_FILE,
         TOKENIZER_FILE,

@@ -87,6 +87,11 @@ def test_tiny_recipe_trains_exports_loads_and_evaluates(tiny_artifact: tuple[Pat
     assert manifest["base_model"]["sha256"] and manifest["training"]["data_sha256"]
     assert {"torch", "onnxruntime", "tokenizers"} <= set(manifest["libraries"])
     assert manifest["onnx"]["parity_max_abs_diff_fp32"] < 1e-4
+    # All three candidates were built and scored on dev (the tiny recipe turns int8_compute on), whichever ships.
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics["dev"]) == {"fp32", "int8", "int8_static"}
+    assert manifest["onnx"]["int8_static_quantised"]["matmul_int8_compute"] > 0
+    assert "int8_static_max_dev_drop_points" in manifest["onnx"]
 
     clf = OnnxClassifier(model_dir)
     texts = ["שבועיים מחכה לחבילה", "Cancel my subscription now please", "?", "Follow me for free crypto " * 20]
