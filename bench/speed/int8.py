@@ -9,11 +9,12 @@ Variants, all built from the model folder's own ``model.onnx`` (int8 weights, ``
 * ``fp32``     — the same weights dequantised into float initializers (fp32 compute, the accuracy reference);
 * ``dynamic``  — ``onnxruntime.quantization.quantize_dynamic`` of ``fp32`` (per-channel int8 weights,
   ``MatMulInteger`` with activations quantised per *tensor*: one scale over the whole batch);
-* ``static``   — ``quantize_static`` of ``fp32``: QDQ, per-channel int8 weights, uint8 activations with fixed
-  scales (MinMax) calibrated on real *training* posts (batch-invariant by construction), every MatMul with a
-  constant weight;
-* ``static_ffn_out_fp32`` — the same with each layer's FFN output projection (its input is the GELU output,
-  the widest activations) left in fp32.
+* ``static``   — ``training.quantize.quantize_static_int8`` of ``fp32`` without its protections: QDQ,
+  per-channel 7-bit int8 weights, uint8 activations with fixed scales (MinMax) calibrated on 512 real
+  *training* posts (batch-invariant by construction), every encoder MatMul with a constant weight;
+* ``static_smooth_ffn_out_fp32`` — the candidate the export builds (``export.int8_compute``): SmoothQuant
+  (alpha 0.5) first, each layer's FFN output projection (its input is the GELU output, the widest
+  activations) and the heads left in fp32 compute.
 
 For each: posts/s over real posts in length-sorted batches of 32 at 1 and 2 threads, single-post p50,
 agreement of the top label with ``fp32`` per head, and batch invariance (the largest probability difference
@@ -74,39 +75,13 @@ def quantize_dynamic_variant(src: Path, dst: Path) -> None:
     quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
 
 
-class _Calibration:
-    """Feeds real training posts to the calibrator, 8 at a time, padded to one width (its histograms need it)."""
+def quantize_static_variant(src: Path, dst: Path, calibration_ids: list[list[int]], export_recipe: bool) -> None:
+    """``training.quantize.quantize_static_int8``: as the export builds it (SmoothQuant, FFN outputs fp32
+    compute) or plainly (every encoder MatMul with a constant weight, no smoothing)."""
+    from training.quantize import FFN_OUTPUT, quantize_static_int8
 
-    def __init__(self, ids: list[list[int]], width: int) -> None:
-        rows = [r[:width] + [1] * (width - len(r[:width])) for r in ids]
-        masks = [[1] * min(len(r), width) + [0] * (width - min(len(r), width)) for r in ids]
-        self._batches = iter([{"input_ids": np.array(rows[i : i + 8], np.int64),
-                               "attention_mask": np.array(masks[i : i + 8], np.int64)} for i in range(0, len(rows), 8)])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._batches, None)
-
-    def rewind(self) -> None:  # the CalibrationDataReader protocol; one pass is all the MinMax calibrator needs
-        pass
-
-
-def quantize_static_variant(src: Path, dst: Path, calibration_ids: list[list[int]], width: int,
-                            keep_ffn_out: bool = False) -> None:
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    pre = dst.with_suffix(".pre.onnx")
-    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-    graph = onnx.load(str(pre)).graph
-    # The FFN output projection of each layer: "/model/encoder/layer.N/output/dense/MatMul" (not the attention's).
-    excluded = [n.name for n in graph.node if keep_ffn_out and n.op_type == "MatMul"
-                and "/output/dense/" in n.name and "attention" not in n.name]
-    quantize_static(str(pre), str(dst), _Calibration(calibration_ids, width), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["MatMul"], nodes_to_exclude=excluded,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    extra_options={"MatMulConstBOnly": True, "ActivationSymmetric": False, "WeightSymmetric": True})
+    quantize_static_int8(src, dst, calibration_ids, keep_float=[FFN_OUTPUT] if export_recipe else [],
+                         smooth_alpha=0.5 if export_recipe else None)
 
 
 def _session(path: Path, threads: int) -> Any:
@@ -177,6 +152,7 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
     from tokenizers import Tokenizer
 
     from training.config import SourceConfig
+    from training.quantize import calibration_sample
     from training.sources import load_source
     from triage.artifact import read_manifest
     from triage.text.normalise import normalise
@@ -186,7 +162,7 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
     source = SourceConfig(name="real", kind="real_labels", path=Path("data/real").resolve(),
                           texts=Path("../shared/datasets").resolve())
     splits = load_source(source, manifest.label_schema.heads)
-    examples, calibration = splits["test"][:posts], splits["train"][:400]
+    examples = splits["test"][:posts]
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.enable_truncation(max_length=manifest.max_length)
     tok.no_padding()  # the file pads batches to their longest row; the runtime encodes each post on its own
@@ -194,21 +170,23 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
     def encode(rows: list[Any]) -> list[list[int]]:
         return [e.ids for e in tok.encode_batch([manifest.query_prefix + normalise(x.text).text for x in rows])]
 
-    ids, calibration_ids = encode(examples), encode(calibration)
+    ids = encode(examples)
+    # The export's calibration posts: a seeded sample of the real training split.
+    calibration_ids = calibration_sample(encode(splits["train"]), 512, seed=13)
     with tempfile.TemporaryDirectory() as tmp:
         fp32, dyn = Path(tmp) / "fp32.onnx", Path(tmp) / "dynamic.onnx"
-        static, static_ffn = Path(tmp) / "static.onnx", Path(tmp) / "static_ffn.onnx"
+        static, static_smooth = Path(tmp) / "static.onnx", Path(tmp) / "static_smooth.onnx"
         fold_to_fp32(model_dir / "model.onnx", fp32)
         quantize_dynamic_variant(fp32, dyn)
-        quantize_static_variant(fp32, static, calibration_ids, manifest.max_length)
-        quantize_static_variant(fp32, static_ffn, calibration_ids, manifest.max_length, keep_ffn_out=True)
+        quantize_static_variant(fp32, static, calibration_ids, export_recipe=False)
+        quantize_static_variant(fp32, static_smooth, calibration_ids, export_recipe=True)
         variants = {"shipped": model_dir / "model.onnx", "fp32": fp32, "dynamic": dyn, "static": static,
-                    "static_ffn_out_fp32": static_ffn}
+                    "static_smooth_ffn_out_fp32": static_smooth}
         results = {name: measure(path, ids, heads) for name, path in variants.items()}
     ref = results["fp32"].pop("_logits")
     labels = _test_labels(examples, manifest.label_schema.heads)
     results["fp32"]["macro_f1_points"] = _macro_f1_points(ref, labels)
-    for name in ("shipped", "dynamic", "static", "static_ffn_out_fp32"):
+    for name in ("shipped", "dynamic", "static", "static_smooth_ffn_out_fp32"):
         logits = results[name].pop("_logits")
         results[name]["top_label_agreement_with_fp32"] = {
             h: round(float((logits[h].argmax(1) == ref[h].argmax(1)).mean()), 4) for h in heads}
