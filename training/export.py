@@ -432,8 +432,8 @@ WEIGHTS_ONLY_SCHEME = ("weights only: symmetric int8, per output column (MatMul)
                        "stored as DequantizeLinear before fp32 MatMul")
 STATIC_SCHEME = ("static int8 compute (QDQ): activations smoothed (SmoothQuant, alpha {alpha}), then uint8 with fixed "
                  "scales (MinMax over {posts} real training posts) and 7-bit symmetric int8 weights per output "
-                 "channel; FFN output projections and the heads: int8 weights, fp32 compute; embedding table int8 "
-                 "per row")
+                 "channel; FFN output projections: int8 weights, fp32 compute; attention scores and the heads: "
+                 "fp32; embedding table int8 per row")
 
 
 def calibration_posts(data: Data, config: TrainConfig) -> list[list[int]]:

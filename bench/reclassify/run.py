@@ -434,11 +434,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     elif Path(args.model).resolve() != DEFAULT_MODEL_DIR.resolve():
         manifest = Path(args.model) / "manifest.json"
         about = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
-        arch = about.get("architecture") or {}
+        weights = (about.get("onnx") or {}).get("weights")
         warning = (f"NOT the shipped default model: {about.get('name')}@{about.get('version')} from {args.model}"
-                   + (f" ({arch.get('note')}; {arch.get('layers')} layers, hidden {arch.get('hidden')}, "
-                      f"int8={arch.get('int8')})" if arch else "")
-                   + ". models/default did not exist when this ran.")  # fmt: skip
+                   + (f" (ONNX weights: {weights})" if weights else "") + ".")  # fmt: skip
     if args.model is not None and not (Path(args.model) / "manifest.json").is_file():
         raise SystemExit(f"error: no model at {args.model} (no manifest.json); pass --model DIR, --tiny-model or "
                          "--engine-factory")

@@ -196,10 +196,13 @@ def arch_for_model(model_dir: Path) -> Arch:
 
 
 def quantisation(ops: Mapping[str, int]) -> str:
-    """How the dense layers compute: "int8" (integer matmuls), "int8 weights, fp32 compute"
+    """How the dense layers compute: "int8" (integer matmuls), static QDQ int8 (QuantizeLinear on activations,
+    see training.quantize; some MatMuls may keep fp32 compute), "int8 weights, fp32 compute"
     (DequantizeLinear feeding fp32 MatMul), or "fp32"."""
     if set(ops) & QUANTISED_OPS:
         return "int8"
+    if "QuantizeLinear" in ops:
+        return "int8 (static QDQ) in most MatMuls, int8 weights with fp32 compute in the rest"
     if "DequantizeLinear" in ops:
         return "int8 weights, fp32 compute"
     return "fp32"

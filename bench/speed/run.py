@@ -513,7 +513,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["model_shape"] = {
             "arch": arch.to_dict(),
             "onnx_ops": ops,
-            "quantised_int8": bool(quantised),
+            "quantised_int8": bool(quantised) or "QuantizeLinear" in ops,
             "quantised_ops": quantised,
             "compute": quantisation(ops),
             "tokens_per_post": _stats(lengths),
@@ -847,7 +847,7 @@ def speed_markdown(r: dict[str, Any]) -> str:
             ["architecture", f"{a['layers']} layers, hidden {a['hidden']}, FFN {a['intermediate']}, "
                              f"vocabulary {a['vocab']} (from the {a['source']})"],
             ["dense layers compute in", shape.get("compute", "fp32")
-             + (f" ({', '.join(shape['quantised_ops'])})" if shape["quantised_int8"] else "")],
+             + (f" ({', '.join(shape['quantised_ops'])})" if shape.get("quantised_ops") else "")],
             ["tokens per post", f"mean {tok['mean']}, p50 {tok['p50']}, p95 {tok['p95']}, max {tok['max']}"],
             ["GFLOP per post", f"mean {shape['gflop_per_post_mean']}, at p50 tokens {shape['gflop_at_p50_tokens']}"],
             ["padding overhead, batches of 32", f"length-sorted {shape['padding_overhead_length_sorted_32']:.1%}, "

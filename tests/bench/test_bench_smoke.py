@@ -111,6 +111,15 @@ def test_flops_of_the_e5_small_encoder_match_the_issue() -> None:
     assert executed > useful  # padding to the longest in each batch costs work
 
 
+def test_how_the_dense_layers_compute_is_read_from_the_stored_graph() -> None:
+    from bench.speed.flops import quantisation
+
+    assert quantisation({"MatMul": 72}) == "fp32"
+    assert quantisation({"DequantizeLinear": 72, "MatMul": 96}) == "int8 weights, fp32 compute"
+    assert quantisation({"QuantizeLinear": 48, "DequantizeLinear": 120, "MatMul": 96}).startswith("int8 (static QDQ)")
+    assert quantisation({"MatMulInteger": 72, "DynamicQuantizeLinear": 72}) == "int8"
+
+
 def test_matmul_limit_is_measured() -> None:
     pytest.importorskip("onnx")
     from bench.speed.matmul import measure
