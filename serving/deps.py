@@ -27,36 +27,40 @@ from store.poststore import PostStore
 from triage.engine import Engine
 from triage.stream import IncidentTracker
 
+# The dependencies below are ``async def`` although none awaits anything: FastAPI runs a plain ``def``
+# dependency in its thread pool, one thread hop per dependency per request (six on POST /v1/triage), which
+# measured ~1 ms of an idle request on 2 cores. They only read app state and headers, so they run inline.
+
 
 def _unavailable() -> ApiError:
     return ApiError(503, "model_unavailable", "the model is not loaded (the server is starting or stopping)")
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     settings: ServeSettings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine | None = request.app.state.engine
     if engine is None or not request.app.state.ready:
         raise _unavailable()
     return engine
 
 
-def get_runner(request: Request) -> InferenceRunner:
+async def get_runner(request: Request) -> InferenceRunner:
     runner: InferenceRunner | None = request.app.state.runner
     if runner is None or not request.app.state.ready:
         raise _unavailable()
     return runner
 
 
-def get_store(request: Request) -> FeedbackStore:
+async def get_store(request: Request) -> FeedbackStore:
     store: FeedbackStore | None = request.app.state.store
     if store is None:
         raise ApiError(503, "storage_unavailable", "the feedback store is not open")
@@ -72,7 +76,11 @@ def get_post_store(request: Request) -> PostStore:
     return store
 
 
-def get_tracker(request: Request) -> IncidentTracker:
+async def post_store_dependency(request: Request) -> PostStore:
+    return get_post_store(request)
+
+
+async def get_tracker(request: Request) -> IncidentTracker:
     """The crisis detector's incidents, or 503 ``store_not_configured``."""
     tracker: IncidentTracker | None = getattr(request.app.state, "tracker", None)
     if tracker is None:
@@ -81,12 +89,12 @@ def get_tracker(request: Request) -> IncidentTracker:
     return tracker
 
 
-def get_log(request: Request) -> RequestLog:
+async def get_log(request: Request) -> RequestLog:
     """The request's typed log record (a detached one when the app runs without its middleware)."""
     return request_log(request.scope) or RequestLog(request_id="")
 
 
-def get_caller(request: Request, log: Annotated[RequestLog, Depends(get_log)]) -> Principal | None:
+async def get_caller(request: Request, log: Annotated[RequestLog, Depends(get_log)]) -> Principal | None:
     caller = authenticate(request.headers, request.app.state.keyring)
     if caller is not None:
         log.tenant = caller.tenant
@@ -100,11 +108,11 @@ RunnerDep = Annotated[InferenceRunner, Depends(get_runner)]
 StoreDep = Annotated[FeedbackStore, Depends(get_store)]
 LogDep = Annotated[RequestLog, Depends(get_log)]
 CallerDep = Annotated[Principal | None, Depends(get_caller)]
-PostStoreDep = Annotated[PostStore, Depends(get_post_store)]
+PostStoreDep = Annotated[PostStore, Depends(post_store_dependency)]
 TrackerDep = Annotated[IncidentTracker, Depends(get_tracker)]
 
 
-def single_query_values(request: Request) -> None:
+async def single_query_values(request: Request) -> None:
     """Every query parameter of this API is a single value: a repeated one is refused, not silently
     reduced to its last copy (``?brand=a&brand=b`` must not read brand b's data for a caller asking for a)."""
     seen: set[str] = set()
