@@ -17,6 +17,11 @@ from triage.classify.base import ClassifierOutput
 from triage.errors import InferenceError, ModelArtifactError
 
 DEFAULT_BATCH_SIZE = 32
+# At most this many token positions (rows x padded width) per onnxruntime call. onnxruntime's memory arena
+# keeps the largest call's activations for the life of the process: 32 posts of 96 tokens grew the fast
+# model's session by 108 MiB, 8 of 96 by 35 MiB (bench/results). Typical posts (~28 tokens) still go 32 at a
+# time; long ones go in smaller batches, which costs them little (their rows are long already).
+DEFAULT_MAX_BATCH_TOKENS = 1024
 
 
 def default_threads() -> int:
@@ -34,7 +39,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class OnnxClassifier:
     """A model folder loaded for inference. Verifies the folder's hashes before loading anything."""
 
-    def __init__(self, model_dir: Path, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, model_dir: Path, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -46,6 +52,7 @@ class OnnxClassifier:
         self.thresholds = {h: c.threshold for h, c in self.manifest.heads.items()}
         self.min_margins = {h: c.min_margin for h, c in self.manifest.heads.items()}
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         try:
             self.tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
             options = ort.SessionOptions()
@@ -107,8 +114,7 @@ class OnnxClassifier:
         logits = {h.name: np.zeros((len(ids), len(h.labels)), np.float32) for h in self.schema.heads}
         embeddings: np.ndarray | None = None
         try:
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
+            for chunk in self._chunks(order, [len(x) for x in ids]):
                 out = self._run([ids[i] for i in chunk])
                 for head in self.schema.heads:
                     logits[head.name][chunk] = out[f"logits__{head.name}"]
@@ -122,6 +128,20 @@ class OnnxClassifier:
             h: softmax(v, self.manifest.heads[h].temperature) for h, v in logits.items()
         }
         return ClassifierOutput(probabilities=probs, embeddings=embeddings)
+
+    def _chunks(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """``order`` (ascending length) cut into batches of at most ``batch_size`` rows and, once a batch holds
+        more than one row, at most ``max_batch_tokens`` padded positions (a longer single post still goes)."""
+        chunks: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            if current and (len(current) == self.batch_size or (len(current) + 1) * lengths[i] > self.max_batch_tokens):
+                chunks.append(current)
+                current = []
+            current.append(i)
+        if current:
+            chunks.append(current)
+        return chunks
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         return self.predict(texts).embeddings
