@@ -92,7 +92,9 @@ def _warm_start(from_model: Path | None, feedback: str | None, config: Path | No
 def export(
     checkpoint: Path = typer.Argument(..., help="A run folder (its final checkpoint) or a checkpoint folder."),
     out_dir: Path = typer.Argument(..., help="Model folder to write (replaced if it exists)."),
-    int8: bool | None = typer.Option(None, "--int8/--no-int8", help="Try int8 weights (default: as the recipe says)."),
+    int8: bool | None = typer.Option(None, "--int8/--no-int8", help="Try the int8 candidates: int8 weights, and static "
+                                     "int8 compute where the recipe's export.int8_compute is on (default: as the "
+                                     "recipe says)."),
     test: bool | None = typer.Option(None, "--test/--no-test", help="Evaluate on the test splits for the model card."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for export and evaluation."),
     recipe: Path | None = typer.Option(None, "--recipe", help="Take the calibration and export sections from this "

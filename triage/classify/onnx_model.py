@@ -1,6 +1,7 @@
 """The inference runtime: onnxruntime + tokenizers, no torch.
 
-Texts are length-sorted into batches so that padding is small, scored, and restored to input order.
+Texts are length-sorted into batches so that padding is small (at most ``batch_size`` posts and
+``max_batch_tokens`` padded positions per call), scored, and restored to input order.
 Probabilities are calibrated with each head's temperature from the manifest.
 """
 
