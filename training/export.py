@@ -83,6 +83,15 @@ TRAINING_CONFIG = "training_config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 
+WEIGHTS_ONLY_SCHEME = ("weights only: symmetric int8, per output column (MatMul) and per row (embedding Gather), "
+                       "stored as DequantizeLinear before fp32 MatMul")
+STATIC_SCHEME = ("static int8 compute (QDQ): activations smoothed (SmoothQuant, alpha {alpha}), then uint8 with fixed "
+                 "scales (MinMax over {posts} real training posts) and 7-bit symmetric int8 weights per output "
+                 "channel; FFN output projections: int8 weights, fp32 compute; attention scores and the heads: "
+                 "fp32; embedding table int8 per row")
+# A post's probabilities alone and inside a batch may differ by float summation order only (~1e-7 measured).
+BATCH_INVARIANCE_LIMIT = 1e-4
+
 
 class ExportWrapper(torch.nn.Module):
     """The network with a flat output tuple: one logits tensor per exported head, then the embedding."""
@@ -428,14 +437,6 @@ def onnx_files(loaded: Loaded, tmp: Path, want_int8: bool, offsets: dict[str, An
     return files, info
 
 
-WEIGHTS_ONLY_SCHEME = ("weights only: symmetric int8, per output column (MatMul) and per row (embedding Gather), "
-                       "stored as DequantizeLinear before fp32 MatMul")
-STATIC_SCHEME = ("static int8 compute (QDQ): activations smoothed (SmoothQuant, alpha {alpha}), then uint8 with fixed "
-                 "scales (MinMax over {posts} real training posts) and 7-bit symmetric int8 weights per output "
-                 "channel; FFN output projections: int8 weights, fp32 compute; attention scores and the heads: "
-                 "fp32; embedding table int8 per row")
-
-
 def calibration_posts(data: Data, config: TrainConfig) -> list[list[int]]:
     """Token ids of the posts that calibrate static int8: the real sources' training posts, else every one."""
     real = [s.name for s in config.sources if s.kind == "real_labels" and data.train.get(s.name)]
@@ -491,10 +492,6 @@ def choose_weights(candidates: dict[str, Candidate], info: dict[str, Any], confi
     info["batch_vs_single_max_abs_diff"] = candidates[chosen].batch_invariance
     info["runtime_kernels"] = runtime_kernels(candidates[chosen].onnx)
     return chosen
-
-
-# A post's probabilities alone and inside a batch may differ by float summation order only (~1e-7 measured).
-BATCH_INVARIANCE_LIMIT = 1e-4
 
 
 def calibrate_runtime(schema: LabelSchema, logits: dict[str, dict[str, np.ndarray]], dev: dict[str, list[Example]],

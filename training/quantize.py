@@ -155,7 +155,10 @@ def float_matmuls(path: Path, keep_float: Sequence[str], min_elements: int) -> l
     classification heads: tiny GEMMs, where int8 saves nothing and would round the logits themselves)."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    return _float_matmuls(onnx.load(str(path), load_external_data=False).graph, keep_float, min_elements)
+
+
+def _float_matmuls(graph: Any, keep_float: Sequence[str], min_elements: int) -> list[str]:
     sizes = {i.name: int(np.prod(i.dims)) for i in graph.initializer}
     return [n.name for n in graph.node if n.op_type == "MatMul" and (
         any(re.search(k, n.name) for k in keep_float) or sizes.get(n.input[1], 0) < min_elements)]
@@ -236,6 +239,7 @@ def quantize_static_int8(src: Path, dst: Path, calibration_ids: Sequence[Sequenc
     """
     import tempfile
 
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -244,13 +248,12 @@ def quantize_static_int8(src: Path, dst: Path, calibration_ids: Sequence[Sequenc
     with tempfile.TemporaryDirectory(prefix="triage-qdq-") as tmp:
         pre, qdq = Path(tmp) / "pre.onnx", Path(tmp) / "qdq.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        excluded = float_matmuls(pre, keep_float, min_elements)
+        graph = onnx.load(str(pre), load_external_data=False).graph
+        excluded = _float_matmuls(graph, keep_float, min_elements)
+        quantised = [n.name for n in graph.node if n.op_type == "MatMul" and n.name not in excluded]
         smoothed = 0
         if smooth_alpha is not None:
-            import onnx
-
-            names = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "MatMul" and n.name not in excluded]
-            smoothed = smooth_activations(pre, pre, calibration_ids, names, smooth_alpha)
+            smoothed = smooth_activations(pre, pre, calibration_ids, quantised, smooth_alpha)
         quantize_static(str(pre), str(qdq), _CalibrationPosts(calibration_ids), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], nodes_to_exclude=excluded,

@@ -195,6 +195,11 @@ def arch_for_model(model_dir: Path) -> Arch:
     )
 
 
+def computes_int8(ops: Mapping[str, int]) -> bool:
+    """Whether some dense layers run integer kernels: quantised operators, or QDQ activations (static int8)."""
+    return bool(set(ops) & QUANTISED_OPS) or "QuantizeLinear" in ops
+
+
 def quantisation(ops: Mapping[str, int]) -> str:
     """How the dense layers compute: "int8" (integer matmuls), static QDQ int8 (QuantizeLinear on activations,
     see training.quantize; some MatMuls may keep fp32 compute), "int8 weights, fp32 compute"

@@ -490,6 +490,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             QUANTISED_OPS,
             arch_for_model,
             arch_from_onnx,
+            computes_int8,
             flops_batches,
             flops_per_post,
             graph_ops,
@@ -513,7 +514,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["model_shape"] = {
             "arch": arch.to_dict(),
             "onnx_ops": ops,
-            "quantised_int8": bool(quantised) or "QuantizeLinear" in ops,
+            "quantised_int8": computes_int8(ops),
             "quantised_ops": quantised,
             "compute": quantisation(ops),
             "tokens_per_post": _stats(lengths),
