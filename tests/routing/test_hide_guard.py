@@ -101,6 +101,16 @@ def test_complaint_words_stop_a_hide(lang: str, text: str) -> None:
     assert GUARD.complaint_signal(text) is not None, (lang, text)
 
 
+def test_the_routers_folded_text_gives_the_same_signals_as_the_raw_post() -> None:
+    """The router hands the guard its normalised, case-folded text (normalised once per post): same answers."""
+    from triage.text.normalise import normalise
+
+    for text in [t for _, t in COMPLAINTS] + SPAM + PROTESTS + ["CHARGED TWICE!!!!", "ＮＯ ＳＥＲＶＩＣＥ ＡＴ ＡＬＬ"]:
+        folded = normalise(text).text.casefold()
+        assert GUARD.complaint_signal(folded, folded=True) == GUARD.complaint_signal(text), text
+        assert GUARD.protest_signal(folded, folded=True) == GUARD.protest_signal(text), text
+
+
 @pytest.mark.parametrize("text", SPAM)
 def test_plain_spam_and_insults_pass_the_guard(text: str) -> None:
     assert GUARD.complaint_signal(text) is None, (text, GUARD.complaint_signal(text))
@@ -170,3 +180,31 @@ def test_brand_words_extend_the_guard(tmp_path, default_schema: LabelSchema) -> 
     assert route(r, default_schema, "cheap pills here", intent="spam").actions == ["hide"]
     d = route(r, default_schema, "my Northwind hub again!!", intent="spam")
     assert "hide" not in d.actions and any("brand word 'northwind hub'" in x for x in d.reasons)
+
+
+def test_the_phrase_search_equals_the_alternation_it_replaces() -> None:
+    """The anchored per-phrase search finds what one big alternation found: the same span, on every list."""
+    import itertools
+    import re
+
+    from triage.routing.hide_guard import GUARD_WORDS, PROTEST_WORDS, _compile, _phrase_pattern
+    from triage.text.normalise import normalise
+
+    lists = [[w for lang in GUARD_WORDS.values() for w in lang.get(c, ())]
+             for c in ("failure", "money", "service", "outage")]
+    lists.append([w for words in PROTEST_WORDS.values() for w in words])
+    phrases = [p.rstrip("*") for words in lists for p in words]
+    texts = [t for _, t in COMPLAINTS] + SPAM + PROTESTS
+    # Each phrase alone, behind prefixes and clitics, inside a longer word, with a stem's ending, and pairs of
+    # phrases in one post (which one is leftmost; overlapping ones).
+    for p in phrases:
+        texts += [p, f"ו{p}", f"ש{p} היום", f"وال{p}", f"x{p}", f"{p}ים", f"{p}ами!", f"{p.upper()} now"]
+    texts += [f"{a} ... {b}" for a, b in itertools.islice(itertools.permutations(phrases[::7], 2), 400)]
+    for words in lists:
+        fast = _compile(words)
+        assert fast is not None
+        slow = re.compile("|".join(f"(?:{_phrase_pattern(w)})" for w in words))
+        for text in texts:
+            folded = normalise(text).text.casefold()
+            a, b = fast.search(folded), slow.search(folded)
+            assert (a and a.span()) == (b and b.span()), (text, a, b)

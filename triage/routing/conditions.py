@@ -173,8 +173,19 @@ class Condition:
         self._keywords = KeywordSet(list(when.keywords_any)) if when.keywords_any else None
         self._regexes = [(p, re.compile(p, re.IGNORECASE)) for p in (when.regex_any or [])]
 
+    def _fails_fast(self, ctx: MatchContext) -> bool:
+        """A condition that needs no text search fails: most rules stop here (no reason is formatted)."""
+        w = self.when
+        return (any(ctx.labels.get(head) not in labels for head, labels in self.heads.items())
+                or (w.language is not None and ctx.language not in w.language)
+                or (w.channel is not None and ctx.channel not in w.channel)
+                or (w.public is not None and ctx.is_public != w.public)
+                or (w.entities_any is not None and not any(t in ctx.entity_types for t in w.entities_any)))
+
     def match(self, ctx: MatchContext) -> list[str] | None:
         """The phrases saying why every condition holds, or None when one does not."""
+        if self._fails_fast(ctx):
+            return None
         w = self.when
         why: list[str] = []
         for head, labels in self.heads.items():

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from triage.text.keywords import keyword_pattern
+from triage.text.keywords import keyword_anchor, keyword_pattern
 from triage.text.normalise import normalise
 
 GUARD_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -106,11 +106,39 @@ def _phrase_pattern(phrase: str) -> str:
     return r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"
 
 
-def _compile(phrases: Iterable[str]) -> re.Pattern[str] | None:
+def _anchor(phrase: str) -> str:
+    """A substring of every match of ``_phrase_pattern(phrase)``: the keyword anchor, or the longest word stem."""
+    words = normalise(phrase).text.casefold().split()
+    if not any(_is_arabic(w) or w.endswith("*") for w in words):
+        return keyword_anchor(phrase)
+    return max((w.rstrip("*") for w in words), key=len, default="")
+
+
+class _PhraseSet:
+    """A list's phrases as one search, equal to searching their alternation ``p1|p2|...``, but fast.
+
+    Why: the alternation of ~80 phrases, each behind a look-behind, made ``re`` try every phrase at every
+    position: ~0.4 ms a list on a 100-character post, four lists per hide. As in ``KeywordSet``, a phrase's
+    regex runs only when the text holds its anchor, and the leftmost match wins, the earlier phrase on a tie.
+    """
+
+    def __init__(self, phrases: list[str]) -> None:
+        self._regexes = [re.compile(_phrase_pattern(p)) for p in phrases]
+        self._anchors = [_anchor(p) for p in phrases]
+
+    def search(self, folded_text: str) -> re.Match[str] | None:
+        best: re.Match[str] | None = None
+        for anchor, rx in zip(self._anchors, self._regexes, strict=True):
+            if anchor in folded_text:
+                m = rx.search(folded_text)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+        return best
+
+
+def _compile(phrases: Iterable[str]) -> _PhraseSet | None:
     phrases = list(phrases)
-    if not phrases:
-        return None
-    return re.compile("|".join(f"(?P<w{i}>{_phrase_pattern(p)})" for i, p in enumerate(phrases)))
+    return _PhraseSet(phrases) if phrases else None
 
 
 @dataclass(frozen=True)
@@ -129,7 +157,7 @@ class HideGuard:
 
     def __init__(self, extra: Sequence[str] = ()) -> None:
         categories = ("failure", "money", "service", "outage")
-        self._lists: list[tuple[str, re.Pattern[str]]] = []
+        self._lists: list[tuple[str, _PhraseSet]] = []
         for category in categories:
             rx = _compile(w for lang in GUARD_WORDS.values() for w in lang.get(category, ()))
             if rx is not None:
@@ -143,16 +171,21 @@ class HideGuard:
     def _text(text: str) -> str:
         return normalise(text).text.casefold()
 
-    def complaint_signal(self, text: str) -> GuardHit | None:
-        """The first failure / money / service / outage word in ``text`` (None: the guard passes)."""
-        folded = self._text(text)
+    def complaint_signal(self, text: str, *, folded: bool = False) -> GuardHit | None:
+        """The first failure / money / service / outage word in ``text`` (None: the guard passes).
+
+        ``folded``: ``text`` is normalised and case-folded already (the router's), so it is not normalised again.
+        """
+        folded_text = text if folded else self._text(text)
         for category, rx in self._lists:
-            m = rx.search(folded)
+            m = rx.search(folded_text)
             if m is not None:
                 return GuardHit(category, m.group(0).strip())
         return None
 
-    def protest_signal(self, text: str) -> GuardHit | None:
-        """A call to act against the brand together (a protest group, a boycott)."""
-        m = self._protest.search(self._text(text)) if self._protest is not None else None
+    def protest_signal(self, text: str, *, folded: bool = False) -> GuardHit | None:
+        """A call to act against the brand together (a protest group, a boycott); ``folded`` as above."""
+        if self._protest is None:
+            return None
+        m = self._protest.search(text if folded else self._text(text))
         return GuardHit("protest", m.group(0).strip()) if m is not None else None

@@ -160,7 +160,7 @@ class PolicyRouter:
         """
         p = self.policy
         guard = p.spec.hide_guard
-        protest = p.hide_guard.protest_signal(text)
+        protest = p.hide_guard.protest_signal(text, folded=True)
         if protest is not None:
             r.then = guard.protest or p.spec.default
             r.rule_id = "hide_guard.protest" if guard.protest is not None else "default"
@@ -178,7 +178,7 @@ class PolicyRouter:
             protected = p.never_hide.match(ctx)
             if protected is not None:
                 return f"{', '.join(protected) or 'this post'} is never hidden"
-        hit = p.hide_guard.complaint_signal(text)
+        hit = p.hide_guard.complaint_signal(text, folded=True)
         if hit is not None:
             return f"the post has the {hit} (a complaint may hide behind it)"
         heads = list(p.spec.hide_guard.confident_heads)
