@@ -17,6 +17,7 @@ from training.evaluate import (
     EvalView,
     Metrics,
     PreviousModel,
+    RealEvaluation,
     all_bars,
     bars_table,
     check_bars,
@@ -114,7 +115,7 @@ def _real_section(metrics: Metrics, config: TrainConfig, checks: Sequence[BarChe
              + (f"{real.baseline_note}, the real and written training splits." if real.baseline_note
                 else "no baseline.")
              + (f" Previous: `{previous.model}` ({previous.dir}), scored again on the same rows." if previous else ""),
-             "", *real_table(real, prev_real),
+             "", *real_table(real, prev_real), *_against_previous(real, prev_real, previous),
              "## Targets", "",
              "Real test split unless the target says `written` (the corpus test split) or `he_fb` (Hebrew Facebook "
              "sentiment test_gold). Silent-error rate: the share of posts wrong on any head that the engine does not "
@@ -127,6 +128,15 @@ def _real_section(metrics: Metrics, config: TrainConfig, checks: Sequence[BarChe
         lines += [f"Thresholds and temperatures were fitted on the dev split of: {', '.join(sources)} "
                   "(per head in the calibration table).", ""]
     return lines
+
+
+def _against_previous(real: RealEvaluation, prev_real: dict[str, Any] | None, previous: PreviousModel | None) -> list[str]:
+    """This model minus the previous one, macro-F1 points per head on every language together."""
+    if not prev_real or previous is None:
+        return []
+    deltas = [f"{head} {100.0 * (m['all']['macro_f1'] - prev_real[head]['all']['macro_f1']):+.2f}"
+              for head, m in real.model.items() if head in prev_real]
+    return [f"This model minus `{previous.model}`, macro-F1 points on the whole split: {', '.join(deltas)}.", ""]
 
 
 def _stale_previous(previous: PreviousModel | None) -> list[str]:
@@ -226,7 +236,9 @@ def _training_data_section(ckpt: dict[str, Any], config: TrainConfig) -> list[st
     return [*lines, "",
             f"Unlabeled texts for distillation: {counts.get('unlabeled', 0)}. The sha256 of every data file "
             "is in `manifest.json` (`training.data_sha256`). Test splits were never used for training, early stopping, "
-            "calibration or any choice.", ""]
+            "calibration or a choice between candidates; the one decision they may take is the release's: whether this "
+            "finished model replaces the default (the `all` rows of the real-text table, against the previous model).",
+            ""]
 
 
 def _comparisons(metrics: Metrics, config: TrainConfig, heads: set[str], onnx_info: dict[str, Any]) -> list[str]:

@@ -785,12 +785,14 @@ def real_table(real: RealEvaluation, previous: dict[str, Any] | None = None) -> 
     cols += ["TF-IDF accuracy", "TF-IDF macro-F1"] if real.baseline else []
     cols += ["previous accuracy", "previous macro-F1"] if previous else []
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for lang in sorted(real.n_by_language, key=language_order):
+    # Every language together first (the figure a comparison of two models on the split is made on).
+    for lang in [None, *sorted(real.n_by_language, key=language_order)]:
         for head, m in real.model.items():
-            g = m.get("by_language", {}).get(lang)
+            g = _group(real.model, head, lang)
             if not g:
                 continue
-            cells = [lang, head, str(g["n"]), fmt(g["accuracy"]), fmt(g["macro_f1"]), fmt(g.get("macro_f1_frequent"))]
+            cells = [lang or "all", head, str(g["n"]), fmt(g["accuracy"]), fmt(g["macro_f1"]),
+                     fmt(g.get("macro_f1_frequent"))]
             for other in ([real.baseline] if real.baseline else []) + ([previous] if previous else []):
                 o = _group(other, head, lang)
                 cells += [fmt(o["accuracy"]), fmt(o["macro_f1"])] if o else ["–", "–"]

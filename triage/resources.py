@@ -38,7 +38,7 @@ def default_model_dir() -> Path:
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A model folder given as a path, or by the name of a folder under ``models/`` (``fast`` -> ``models/fast``).
+    """A model folder given as a path, or by the name of a folder under ``models/`` (``teacher`` -> ``models/teacher``).
 
     A bare name that is not a folder here is looked up under the project's ``models/``; anything else is
     returned as given, so a wrong path still fails with the model loader's own message.
