@@ -71,11 +71,12 @@ def resolve_checkpoint(path: Path) -> Path:
     if (path / "manifest.json").is_file():
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         training = manifest.get("training", {})
+        kind = training.get("kind", "teacher")
         raise ConfigError(
             f"{path} is an exported model folder ({manifest.get('name')}@{manifest.get('version')}): it holds the "
             "ONNX graph, not trainable weights, so training cannot continue from it. Pass the run folder that "
-            f"made it (recipe {training.get('recipe')!r}, its {training.get('kind', 'teacher')} checkpoint: e.g. "
-            f"runs/{training.get('recipe', 'default')} with teacher/checkpoint.json and model.safetensors), or "
+            f"made it (recipe {training.get('recipe')!r}, its {kind} checkpoint: e.g. "
+            f"runs/{training.get('recipe', 'default')}/{kind} with checkpoint.json and model.safetensors), or "
             "retrain from the recipe (triage train --config ...).", code="not_a_checkpoint")
     raise ConfigError(f"{path} is neither a run folder (run.json) nor a training checkpoint (checkpoint.json)",
                       code="not_a_checkpoint")

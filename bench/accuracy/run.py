@@ -71,6 +71,9 @@ if TYPE_CHECKING:
 CURVE_THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 COMPLAINT_INTENTS = ("complaint", "churn_risk")
 DISTILL_MAX_DROP_POINTS = 2.0
+# The fast-default issue: a student ships as the default within this of its teacher on the real test split.
+DISTILL_REAL_MAX_DROP_POINTS = 1.5
+
 # --------------------------------------------------------------------------------------------------
 # Loading models and data
 
@@ -393,8 +396,18 @@ def accuracy_targets(r: dict[str, Any], checks: Sequence[BarCheck]) -> list[Targ
     for head, m in student.items():
         if head in teacher:
             gap = (teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100
-            out.append(Target.at_most(f"distillation: teacher − student macro-F1, {head} (points)",
+            out.append(Target.at_most(f"distillation: teacher − student macro-F1, {head} (points, written test split)",
                                       DISTILL_MAX_DROP_POINTS, round(gap, 2), "points",
+                                      why="the student has fewer layers (see the model card for its recipe)"))
+    # The fast-default issue's shipping rule: on the real test split, every language together.
+    real = (r.get("real") or {}).get("models", {})
+    real_student = (real.get("shipped") or {}).get("model", {})
+    real_teacher = (real.get("teacher") or {}).get("model", {})
+    for head, m in real_student.items():
+        if head in real_teacher:
+            gap = (real_teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100
+            out.append(Target.at_most(f"distillation: teacher − student macro-F1, {head} (points, real test split)",
+                                      DISTILL_REAL_MAX_DROP_POINTS, round(gap, 2), "points",
                                       why="the student has fewer layers (see the model card for its recipe)"))
     if student and not teacher:
         out.append(Target("distillation: teacher − student macro-F1 (points), every head",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -269,6 +270,12 @@ def training_checkpoint_for(model_dir: Path, explicit: Path | None = None) -> Pa
     return None
 
 
+def encoder_layers(module: nn.Module) -> int | None:
+    """How many transformer layers ``module`` runs (a teacher checkpoint may have more than the export)."""
+    found = {int(m.group(1)) for name, _ in module.named_parameters() if (m := re.search(r"\.layers?\.(\d+)\.", name))}
+    return max(found) + 1 if found else None
+
+
 def load_training_checkpoint(path: Path) -> nn.Module:
     """``training.model.MultiHeadModel.load(path)``: the module exactly as trained (sdpa attention)."""
     from training.model import MultiHeadModel
@@ -331,7 +338,8 @@ def torch_model_for(
             diff = check(module)
             # An int8 export differs from its fp32 checkpoint by quantisation noise, not by a bug.
             info.update(source=f"training checkpoint {ckpt} (training.model.MultiHeadModel.load)",
-                        max_abs_logit_diff_vs_onnx=round(diff, 6), verified=diff < 0.5)
+                        max_abs_logit_diff_vs_onnx=round(diff, 6), verified=diff < 0.5,
+                        layers=encoder_layers(module))
             return module, info
         except Exception as exc:
             info["training_loader_error"] = f"{type(exc).__name__}: {exc}"

@@ -75,8 +75,11 @@ def test_holdout_is_stable_and_about_one_in_five() -> None:
 
 
 def test_an_exported_folder_says_what_is_needed() -> None:
-    with pytest.raises(ConfigError, match=r"exported model folder .* Pass the run folder"):
+    with pytest.raises(ConfigError, match=r"exported model folder .* Pass the run folder") as caught:
         resolve_checkpoint(ROOT / "models" / "default")
+    # The shipped default is a distilled student: the message names the checkpoint that made it.
+    kind = json.loads((ROOT / "models" / "default" / "manifest.json").read_text(encoding="utf-8"))["training"]["kind"]
+    assert f"its {kind} checkpoint: e.g. runs/default/{kind} with checkpoint.json" in str(caught.value)
 
 
 def _ok(*args: str) -> str:
