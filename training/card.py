@@ -130,12 +130,15 @@ def _real_section(metrics: Metrics, config: TrainConfig, checks: Sequence[BarChe
     return lines
 
 
-def _against_previous(real: RealEvaluation, prev_real: dict[str, Any] | None, previous: PreviousModel | None) -> list[str]:
+def _against_previous(real: RealEvaluation, prev_real: dict[str, Any] | None,
+                      previous: PreviousModel | None) -> list[str]:
     """This model minus the previous one, macro-F1 points per head on every language together."""
     if not prev_real or previous is None:
         return []
     deltas = [f"{head} {100.0 * (m['all']['macro_f1'] - prev_real[head]['all']['macro_f1']):+.2f}"
               for head, m in real.model.items() if head in prev_real]
+    if not deltas:
+        return []
     return [f"This model minus `{previous.model}`, macro-F1 points on the whole split: {', '.join(deltas)}.", ""]
 
 

@@ -787,7 +787,7 @@ def real_table(real: RealEvaluation, previous: dict[str, Any] | None = None) -> 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     # Every language together first (the figure a comparison of two models on the split is made on).
     for lang in [None, *sorted(real.n_by_language, key=language_order)]:
-        for head, m in real.model.items():
+        for head in real.model:
             g = _group(real.model, head, lang)
             if not g:
                 continue

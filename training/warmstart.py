@@ -74,10 +74,11 @@ def resolve_checkpoint(path: Path) -> Path:
         kind = training.get("kind", "teacher")
         raise ConfigError(
             f"{path} is an exported model folder ({manifest.get('name')}@{manifest.get('version')}): it holds the "
-            "ONNX graph, not trainable weights, so training cannot continue from it. Pass the run folder that "
-            f"made it (recipe {training.get('recipe')!r}, its {kind} checkpoint: e.g. "
-            f"runs/{training.get('recipe', 'default')}/{kind} with checkpoint.json and model.safetensors), or "
-            "retrain from the recipe (triage train --config ...).", code="not_a_checkpoint")
+            "ONNX graph, not trainable weights, so training cannot continue from it. Pass the training checkpoint "
+            f"that made it (recipe {training.get('recipe')!r}, its {kind} checkpoint: e.g. "
+            f"runs/{training.get('recipe', 'default')}/{kind} with checkpoint.json and model.safetensors; a run "
+            "folder continues its final checkpoint), or retrain from the recipe (triage train --config ...).",
+            code="not_a_checkpoint")
     raise ConfigError(f"{path} is neither a run folder (run.json) nor a training checkpoint (checkpoint.json)",
                       code="not_a_checkpoint")
 

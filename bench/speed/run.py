@@ -788,7 +788,7 @@ def speed_targets(r: dict[str, Any], limit: dict[int, float]) -> list[Target]:
         why = (f"the PyTorch loop runs {torch_layers} layers at {torch_gflops:.0f} GFLOP/s = "
                f"{torch_gflops / best_limit:.0%} of the measured fp32 GEMM limit"
                if torch_gflop and best_limit and torch_gflops else "")
-        if why and torch_layers == ours_layers and not shape.get("quantised_int8"):
+        if why and best_limit and torch_layers == ours_layers and not shape.get("quantised_int8"):
             why += f", so no fp32 runtime can be more than {best_limit / torch_gflops:.2f}× faster"
         if theirs_b:
             out.append(Target.at_least("speed-up over the PyTorch loop, batched (best vs best)", TARGET_TORCH_RATIO,
@@ -811,7 +811,7 @@ def speed_targets(r: dict[str, Any], limit: dict[int, float]) -> list[Target]:
             TARGET_MATMUL_FRACTION * 100, round(best_frac["fraction_of_int8_limit"] * 100, 1), "%",
             why=(("static QDQ: every quantised MatMul's input is quantised and its output dequantised around "
                   "QLinearMatMul, and the FFN output projections, attention and the non-GEMM ops stay fp32")
-                 if shape.get("compute", "").startswith("int8 (static") else
+                 if (shape.get("compute") or "").startswith("int8 (static") else
                  "dynamic quantisation re-quantises every activation (DynamicQuantizeLinear) and dequantises every "
                  "output; non-GEMM ops stay fp32"),
             config=f"{best_frac['processes']} process(es) × {best_frac['threads']} thread(s), "

@@ -75,7 +75,7 @@ def test_holdout_is_stable_and_about_one_in_five() -> None:
 
 
 def test_an_exported_folder_says_what_is_needed() -> None:
-    with pytest.raises(ConfigError, match=r"exported model folder .* Pass the run folder") as caught:
+    with pytest.raises(ConfigError, match=r"exported model folder .* Pass the training checkpoint") as caught:
         resolve_checkpoint(ROOT / "models" / "default")
     # The shipped default is a distilled student: the message names the checkpoint that made it.
     kind = json.loads((ROOT / "models" / "default" / "manifest.json").read_text(encoding="utf-8"))["training"]["kind"]
@@ -107,7 +107,7 @@ def test_corrections_make_a_candidate_that_the_gate_judges(tmp_path: Path, monke
     _ok("train", "--config", str(ROOT / "training" / "configs" / "tiny.yaml"), "--out", str(tmp_path / "base"))
     _ok("export", str(tmp_path / "base"), str(tmp_path / "base-model"), "--no-test")
     result = runner.invoke(app, ["train", "--from", str(tmp_path / "base-model"), "--feedback", fb])
-    assert result.exit_code == 2 and "Pass the run folder" in result.output
+    assert result.exit_code == 2 and "Pass the training checkpoint" in result.output
     out = _ok("train", "--from", str(tmp_path / "base"), "--feedback", fb, "--out", str(tmp_path / "ft"))
     assert "warm start: triage-tiny@0.ft" in out and "held out" in out
     ckpt = json.loads((tmp_path / "ft" / "teacher" / "checkpoint.json").read_text(encoding="utf-8"))

@@ -101,16 +101,6 @@ def test_complaint_words_stop_a_hide(lang: str, text: str) -> None:
     assert GUARD.complaint_signal(text) is not None, (lang, text)
 
 
-def test_the_routers_folded_text_gives_the_same_signals_as_the_raw_post() -> None:
-    """The router hands the guard its normalised, case-folded text (normalised once per post): same answers."""
-    from triage.text.normalise import normalise
-
-    for text in [t for _, t in COMPLAINTS] + SPAM + PROTESTS + ["CHARGED TWICE!!!!", "ＮＯ ＳＥＲＶＩＣＥ ＡＴ ＡＬＬ"]:
-        folded = normalise(text).text.casefold()
-        assert GUARD.complaint_signal(folded, folded=True) == GUARD.complaint_signal(text), text
-        assert GUARD.protest_signal(folded, folded=True) == GUARD.protest_signal(text), text
-
-
 @pytest.mark.parametrize("text", SPAM)
 def test_plain_spam_and_insults_pass_the_guard(text: str) -> None:
     assert GUARD.complaint_signal(text) is None, (text, GUARD.complaint_signal(text))
@@ -145,6 +135,15 @@ def test_abusive_outage_complaint_goes_to_a_person_with_the_reason(router: Polic
     assert d.reasons[0] == "keyword 'תמותו' matched rule 'abuse'"
     assert ("hide withheld: the post has the outage word 'אין אינטרנט' (a complaint may hide behind it) → "
             "default route, a person checks") in d.reasons
+
+
+def test_the_router_hands_the_guard_the_normalised_folded_text(router: PolicyRouter,
+                                                                default_schema: LabelSchema) -> None:
+    """The guard searches the router's text as is (normalised once per post): full-width capitals still hit."""
+    d = route(router, default_schema, "ＣＨＡＲＧＥＤ ＴＷＩＣＥ!!!!! click my link", intent="spam", urgency="low")
+    assert "hide" not in d.actions and d.needs_human
+    assert ("hide withheld: the post has the money word 'charged' (a complaint may hide behind it) → default route, "
+            "a person checks") in d.reasons
 
 
 def test_spam_the_model_is_unsure_of_is_not_hidden(router: PolicyRouter, default_schema: LabelSchema) -> None:

@@ -174,7 +174,7 @@ class Condition:
         self._regexes = [(p, re.compile(p, re.IGNORECASE)) for p in (when.regex_any or [])]
 
     def _fails_fast(self, ctx: MatchContext) -> bool:
-        """A condition that needs no text search fails: most rules stop here (no reason is formatted)."""
+        """One of the checks that need no text search fails: most rules stop here (no reason is formatted)."""
         w = self.when
         return (any(ctx.labels.get(head) not in labels for head, labels in self.heads.items())
                 or (w.language is not None and ctx.language not in w.language)
