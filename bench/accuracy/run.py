@@ -383,6 +383,14 @@ def bar_checks(r: dict[str, Any], bars: Sequence[Bar]) -> dict[str, list[BarChec
     return {m: check_bars(bars, view_of(r, m, "previous" if m == "shipped" else None)) for m in models}
 
 
+def _distillation_gaps(student: dict[str, Any], teacher: dict[str, Any], split: str, limit: float) -> list[Target]:
+    """Teacher minus student macro-F1 per head (every language together), in points, against ``limit``."""
+    return [Target.at_most(f"distillation: teacher − student macro-F1, {head} (points, {split})", limit,
+                           round((teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100, 2), "points",
+                           why="the student has fewer layers (see the model card for its recipe)")
+            for head, m in student.items() if head in teacher]
+
+
 def accuracy_targets(r: dict[str, Any], checks: Sequence[BarCheck]) -> list[Target]:
     """The shipped model's bars as bench targets (n in the name), then the distillation tolerance per head."""
     out = []
@@ -393,22 +401,12 @@ def accuracy_targets(r: dict[str, Any], checks: Sequence[BarCheck]) -> list[Targ
         out.append(make(name, c.bar.limit, c.value, unit))
     student = ((r.get("corpus") or {}).get("models", {}).get("shipped") or {}).get("metrics", {})
     teacher = ((r.get("corpus") or {}).get("models", {}).get("teacher") or {}).get("metrics", {})
-    for head, m in student.items():
-        if head in teacher:
-            gap = (teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100
-            out.append(Target.at_most(f"distillation: teacher − student macro-F1, {head} (points, written test split)",
-                                      DISTILL_MAX_DROP_POINTS, round(gap, 2), "points",
-                                      why="the student has fewer layers (see the model card for its recipe)"))
+    out += _distillation_gaps(student, teacher, "written test split", DISTILL_MAX_DROP_POINTS)
     # The fast-default issue's shipping rule: on the real test split, every language together.
     real = (r.get("real") or {}).get("models", {})
     real_student = (real.get("shipped") or {}).get("model", {})
     real_teacher = (real.get("teacher") or {}).get("model", {})
-    for head, m in real_student.items():
-        if head in real_teacher:
-            gap = (real_teacher[head]["all"]["macro_f1"] - m["all"]["macro_f1"]) * 100
-            out.append(Target.at_most(f"distillation: teacher − student macro-F1, {head} (points, real test split)",
-                                      DISTILL_REAL_MAX_DROP_POINTS, round(gap, 2), "points",
-                                      why="the student has fewer layers (see the model card for its recipe)"))
+    out += _distillation_gaps(real_student, real_teacher, "real test split", DISTILL_REAL_MAX_DROP_POINTS)
     if student and not teacher:
         out.append(Target("distillation: teacher − student macro-F1 (points), every head",
                           f"≤ {DISTILL_MAX_DROP_POINTS:g} points", None, "points", None, "not measured",

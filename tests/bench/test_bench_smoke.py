@@ -245,3 +245,18 @@ def test_shipped_model_shape_is_readable() -> None:
     graph = arch_from_onnx(DEFAULT_MODEL / "model.onnx")
     assert arch.layers == graph.layers and arch.hidden == graph.hidden
     assert flops_per_post(arch, 25) > 0
+
+
+def test_distillation_targets_judge_the_real_split_by_the_fast_default_rule() -> None:
+    """On the real test split a student ships within 1.5 macro-F1 points of its teacher on every head."""
+    from bench.accuracy.run import DISTILL_REAL_MAX_DROP_POINTS, accuracy_targets
+
+    def model(f1: float) -> dict[str, object]:
+        return {"model": {"intent": {"all": {"macro_f1": f1}}}}
+
+    r = {"real": {"models": {"shipped": model(0.60), "teacher": model(0.62)}}}
+    (target,) = accuracy_targets(r, [])
+    assert target.name == "distillation: teacher − student macro-F1, intent (points, real test split)"
+    assert DISTILL_REAL_MAX_DROP_POINTS == 1.5 and target.measured == 2.0 and target.met is False
+    r = {"real": {"models": {"shipped": model(0.61), "teacher": model(0.62)}}}
+    assert accuracy_targets(r, [])[0].met is True
