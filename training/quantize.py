@@ -122,8 +122,6 @@ def _topological(nodes: list[Any], available: set[str]) -> list[Any]:
     return done
 
 
-
-
 class _CalibrationPosts:
     """Feeds token ids to onnxruntime's calibrator one post at a time: no padding, so the ranges it records
     are those of real tokens (MinMax reduces each run to a min and a max, so lengths may differ)."""

@@ -151,7 +151,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def run(model_dir: Path, posts: int) -> dict[str, Any]:
     from tokenizers import Tokenizer
 
-    from training.config import SourceConfig
+    from training.config import ExportConfig, SourceConfig
     from training.quantize import calibration_sample
     from training.sources import load_source
     from triage.artifact import read_manifest
@@ -172,7 +172,7 @@ def run(model_dir: Path, posts: int) -> dict[str, Any]:
 
     ids = encode(examples)
     # The export's calibration posts: a seeded sample of the real training split.
-    calibration_ids = calibration_sample(encode(splits["train"]), 512, seed=13)
+    calibration_ids = calibration_sample(encode(splits["train"]), ExportConfig().int8_calibration_posts, seed=13)
     with tempfile.TemporaryDirectory() as tmp:
         fp32, dyn = Path(tmp) / "fp32.onnx", Path(tmp) / "dynamic.onnx"
         static, static_smooth = Path(tmp) / "static.onnx", Path(tmp) / "static_smooth.onnx"

@@ -22,6 +22,7 @@ Suffixes are never added: plurals and possessives ("תביעות", "עורכי �
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from triage.text.normalise import normalise
 
@@ -100,11 +101,14 @@ class KeywordSet:
     earlier keyword on a tie, exactly as the alternation's search would choose.
     """
 
-    def __init__(self, keywords: list[str]) -> None:
+    def __init__(self, keywords: list[str], pattern: Callable[[str], str] = keyword_pattern,
+                 anchor: Callable[[str], str] = keyword_anchor) -> None:
+        """``pattern`` / ``anchor``: a keyword's regex and a substring of its every match (other word lists, such
+        as the hide guard's with Arabic clitics and stems, bring their own)."""
         self.keywords = list(keywords)
-        self._regexes = [re.compile(keyword_pattern(k)) for k in self.keywords]
+        self._regexes = [re.compile(pattern(k)) for k in self.keywords]
         # An empty anchor (a keyword of quote marks only) is in every text: that keyword's regex always runs.
-        self._anchors = [keyword_anchor(k) for k in self.keywords]
+        self._anchors = [anchor(k) for k in self.keywords]
 
     def find(self, folded_text: str) -> tuple[str, re.Match[str]] | None:
         """The keyword of the leftmost match in a casefolded, normalised text, and the match; or None."""
